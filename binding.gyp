@@ -1,0 +1,47 @@
+{
+  "variables": {
+    "asan%": 0
+  },
+  "targets": [
+    {
+      "target_name": "posix_process",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/spawn.cc",
+        "native/fork.cc",
+        "native/wait.cc",
+        "native/signal.cc",
+        "native/poll.cc"
+      ],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "_GNU_SOURCE"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-Wall",
+        "-Wextra",
+        "-Wno-missing-field-initializers",
+        "-fvisibility=hidden",
+        "-fstack-protector-strong"
+      ],
+      "conditions": [
+        ["asan==1", {
+          "cflags_cc": ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1", "-g"],
+          "ldflags": ["-fsanitize=address"]
+        }],
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra", "-fvisibility=hidden"]
+          }
+        }]
+      ]
+    }
+  ]
+}

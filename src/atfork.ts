@@ -1,0 +1,60 @@
+// At-fork hooks, like Python's os.register_at_fork: callbacks that run
+// around every fork of this process (posix.fork() and the fork start
+// method). `before` hooks run in reverse registration order, the `after`
+// hooks in registration order, as in CPython.
+import { invalidArgType } from './errors.js';
+
+export interface AtForkHooks {
+  before?: () => void;
+  afterInParent?: () => void;
+  afterInChild?: () => void;
+}
+
+const before: Array<() => void> = [];
+const afterInParent: Array<() => void> = [];
+const afterInChild: Array<() => void> = [];
+
+/** Registers callbacks around every fork of this process. */
+export function registerAtFork(hooks: AtForkHooks): void {
+  if (typeof hooks !== 'object' || hooks === null) throw invalidArgType('hooks', 'of type object', hooks);
+  const entries = [
+    ['before', before],
+    ['afterInParent', afterInParent],
+    ['afterInChild', afterInChild],
+  ] as const;
+  let any = false;
+  for (const [key] of entries) {
+    const fn = hooks[key];
+    if (fn !== undefined && typeof fn !== 'function') throw invalidArgType(`hooks.${key}`, 'of type function', fn);
+    any ||= fn !== undefined;
+  }
+  if (!any) throw invalidArgType('hooks', 'an object with at least one of before, afterInParent, afterInChild', hooks);
+  for (const [key, list] of entries) {
+    const fn = hooks[key];
+    if (fn) list.push(fn);
+  }
+}
+
+// Hooks are best-effort like CPython's: an exception is reported and does
+// not stop the fork or the other hooks.
+function runAll(list: ReadonlyArray<() => void>): void {
+  for (const fn of list) {
+    try {
+      fn();
+    } catch (error) {
+      process.emitWarning(`at-fork hook failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+  }
+}
+
+export function runBeforeFork(): void {
+  runAll([...before].reverse());
+}
+
+export function runAfterForkInParent(): void {
+  runAll(afterInParent);
+}
+
+export function runAfterForkInChild(): void {
+  runAll(afterInChild);
+}

@@ -1,0 +1,88 @@
+// The only place that loads the native addon. Everything native is typed
+// here, in one interface; the rest of the package imports `binding`.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A decoded wait status, as the kernel reported it. */
+export interface WaitStatus {
+  pid: number;
+  raw: number;
+  exited: boolean;
+  exitStatus: number | null;
+  signaled: boolean;
+  termSignal: number | null;
+  coreDumped: boolean;
+  stopped: boolean;
+  stopSignal: number | null;
+  continued: boolean;
+  /** multiprocessing's exit code: the status, `-N` for signal N, else null. */
+  exitCode: number | null;
+}
+
+export interface NativeSpawnOptions {
+  env?: string[];
+  cwd?: string;
+  fds?: Array<number | null>;
+  setsid?: boolean;
+  pgid?: number;
+  umask?: number;
+  resetSignals?: boolean;
+  signalMask?: number[];
+  closeFds?: boolean;
+  parentDeathSignal?: number;
+  /** Directories to search when `file` has no slash. */
+  path?: string[];
+}
+
+export interface NativeSpawnResult {
+  pid: number;
+  pidfd: number | null;
+  /** Readable once the child has exited: the pidfd, or a pipe's read end. */
+  sentinel: number;
+}
+
+/** A libuv poll handle calling back while an fd is readable or hung up. */
+export interface NativeWatcher {
+  close(): void;
+  ref(): NativeWatcher;
+  unref(): NativeWatcher;
+}
+
+export interface Binding {
+  spawn(file: string, argv: string[], options?: NativeSpawnOptions): NativeSpawnResult;
+  fork(): number;
+  exit(code: number): never;
+  execve(path: string, argv: string[], env?: string[]): never;
+  waitpid(pid: number, options?: { nohang?: boolean; untraced?: boolean; continued?: boolean }): WaitStatus | null;
+  waitpidTimeout(pid: number, timeoutSec?: number | null): WaitStatus | null;
+  decodeWaitStatus(raw: number, pid?: number): WaitStatus;
+  pidfdSupported(): boolean;
+  kill(pid: number, signal: number): void;
+  killpg(pgid: number, signal: number): void;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(fd: number, signal: number): void;
+  signalName(signal: number): string | null;
+  signals: Record<string, number>;
+  Watcher: new (fd: number, callback: (status: number, readable: number) => void) => NativeWatcher;
+  poll(entries: Array<{ fd: number; events: number }>, timeoutMs: number): number[];
+  pipe(): [number, number];
+  close(fd: number): void;
+  pollConstants: Record<'POLLIN' | 'POLLPRI' | 'POLLOUT' | 'POLLERR' | 'POLLHUP' | 'POLLNVAL', number>;
+  getpid(): number;
+  getppid(): number;
+}
+
+function load(): Binding {
+  if (process.platform === 'win32') {
+    const error = new Error(`posix-process does not support ${process.platform}: it needs POSIX fork/exec and wait`);
+    Object.assign(error, { code: 'ERR_PLATFORM_UNSUPPORTED' });
+    throw error;
+  }
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  return nodeGypBuild(root) as Binding;
+}
+
+export const binding: Binding = load();

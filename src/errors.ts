@@ -1,0 +1,67 @@
+// The package's errors: ProcessError for misuse (multiprocessing's messages,
+// stable codes), and Node-shaped TypeError/RangeError for bad arguments.
+import { inspect } from 'node:util';
+
+export type ProcessErrorCode =
+  | 'ERR_PROCESS_CLOSED'
+  | 'ERR_PROCESS_STARTED'
+  | 'ERR_PROCESS_NOT_STARTED'
+  | 'ERR_PROCESS_NOT_CHILD'
+  | 'ERR_PROCESS_RUNNING'
+  | 'ERR_DAEMON_CHILDREN'
+  | 'ERR_FORK_UNSAFE'
+  | 'ERR_START_METHOD_UNSUPPORTED'
+  | 'ERR_TARGET_NOT_TRANSFERABLE';
+
+/** Misuse of a Process or of the library, with a stable `code`. */
+export class ProcessError extends Error {
+  readonly code: ProcessErrorCode;
+
+  constructor(code: ProcessErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return 'ProcessError';
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return ` Received ${value}`;
+  if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') {
+    const ctor = (value as object).constructor;
+    return ctor?.name ? ` Received an instance of ${ctor.name}` : ` Received ${inspect(value, { depth: -1 })}`;
+  }
+  let shown = inspect(value, { colors: false });
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return ` Received type ${typeof value} (${shown})`;
+}
+
+function withCode<E extends Error>(error: E, code: string): E {
+  Object.defineProperty(error, 'code', { value: code, enumerable: true, writable: true, configurable: true });
+  return error;
+}
+
+/** `The "name" argument must be of type T. Received ...` (Node's wording). */
+export function invalidArgType(name: string, expected: string, actual: unknown): TypeError {
+  const what = name.includes('.') ? 'property' : 'argument';
+  return withCode(new TypeError(`The "${name}" ${what} must be ${expected}.${describe(actual)}`), 'ERR_INVALID_ARG_TYPE');
+}
+
+export function outOfRange(name: string, range: string, actual: unknown): RangeError {
+  return withCode(
+    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${inspect(actual)}`),
+    'ERR_OUT_OF_RANGE',
+  );
+}
+
+export function invalidArgValue(name: string, actual: unknown, reason = 'is invalid'): RangeError {
+  const what = name.includes('.') ? 'property' : 'argument';
+  return withCode(new RangeError(`The ${what} '${name}' ${reason}. Received ${inspect(actual)}`), 'ERR_INVALID_ARG_VALUE');
+}
+
+export function unknownSignal(signal: unknown): TypeError {
+  return withCode(new TypeError(`Unknown signal: ${String(signal)}`), 'ERR_UNKNOWN_SIGNAL');
+}

@@ -1,0 +1,8 @@
+// posix-process: Python's multiprocessing.Process for Node.js, on real
+// POSIX calls. See API.md for the contract.
+import './forkstate.js';
+
+export * as posix from './posix.js';
+export type { WaitStatus } from './binding.js';
+export { ProcessError, type ProcessErrorCode } from './errors.js';
+export { registerAtFork, type AtForkHooks } from './atfork.js';

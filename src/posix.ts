@@ -1,0 +1,195 @@
+// The raw layer: thin, typed access to the system calls. Arguments are
+// checked here with Node-shaped errors; every system failure is a
+// Node-shaped system error from the addon (`kill ESRCH`, code, errno...).
+import { binding, type NativeSpawnOptions, type NativeSpawnResult, type WaitStatus } from './binding.js';
+import { runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './atfork.js';
+import { invalidArgValue } from './errors.js';
+import { assertForkSafe } from './forksafety.js';
+import {
+  toSignalNumber,
+  validateBoolean,
+  validateInteger,
+  validateObject,
+  validateString,
+  validateStringArray,
+} from './validate.js';
+
+export type { WaitStatus } from './binding.js';
+export type Signal = number | string;
+
+export interface SpawnOptions {
+  /** The child's whole environment (default: this process's). */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Child fd i gets this process's fd `fds[i]`; null closes it. Default [0, 1, 2]. */
+  fds?: Array<number | null>;
+  setsid?: boolean;
+  /** Process group to join: 0 makes the child leader of a new group. */
+  pgid?: number;
+  umask?: number;
+  /** Reset every signal disposition to default (default true, as libuv does). */
+  resetSignals?: boolean;
+  /** Signals blocked in the child (default none). */
+  signalMask?: Signal[];
+  /** Close every fd not in `fds` (default true). */
+  closeFds?: boolean;
+  /** Signal the child gets when this thread dies (Linux prctl). */
+  parentDeathSignal?: Signal;
+  /** Search PATH (of `env`, else this process) when `file` has no slash. */
+  searchPath?: boolean;
+}
+
+export type SpawnResult = NativeSpawnResult;
+
+export interface WaitpidOptions {
+  nohang?: boolean;
+  untraced?: boolean;
+  continued?: boolean;
+}
+
+export function envArray(env: Record<string, string>, name: string): string[] {
+  validateObject(env, name);
+  return Object.entries(env).map(([key, value]) => {
+    if (typeof value !== 'string') validateString(value, `${name}.${key}`);
+    if (key === '' || key.includes('=')) throw invalidArgValue(`${name}`, key, 'must not have keys that are empty or contain "="');
+    return `${key}=${value}`;
+  });
+}
+
+function searchDirs(env: Record<string, string> | undefined): string[] {
+  const path = env ? env.PATH : process.env.PATH;
+  return (path ?? '/usr/local/bin:/usr/bin:/bin').split(':');
+}
+
+/** fork+exec in native code; an exec failure throws the system error. */
+export function spawn(file: string, argv: string[], options: SpawnOptions = {}): SpawnResult {
+  validateString(file, 'file');
+  validateStringArray(argv, 'argv');
+  validateObject(options, 'options');
+  const native: NativeSpawnOptions = {};
+  if (options.env !== undefined) native.env = envArray(options.env, 'options.env');
+  if (options.cwd !== undefined) native.cwd = validateString(options.cwd, 'options.cwd');
+  if (options.fds !== undefined) {
+    if (!Array.isArray(options.fds)) validateStringArray(options.fds, 'options.fds');
+    native.fds = options.fds.map((fd, i) => (fd === null ? null : validateInteger(fd, `options.fds[${i}]`, 0, 2 ** 31 - 1)));
+  }
+  if (options.setsid !== undefined) native.setsid = validateBoolean(options.setsid, 'options.setsid');
+  if (options.pgid !== undefined) native.pgid = validateInteger(options.pgid, 'options.pgid', 0, 2 ** 31 - 1);
+  if (options.umask !== undefined) native.umask = validateInteger(options.umask, 'options.umask', 0, 0o777);
+  if (options.resetSignals !== undefined) native.resetSignals = validateBoolean(options.resetSignals, 'options.resetSignals');
+  if (options.closeFds !== undefined) native.closeFds = validateBoolean(options.closeFds, 'options.closeFds');
+  if (options.signalMask !== undefined) {
+    if (!Array.isArray(options.signalMask)) validateStringArray(options.signalMask, 'options.signalMask');
+    native.signalMask = options.signalMask.map((s) => toSignalNumber(s, 'options.signalMask', false));
+  }
+  if (options.parentDeathSignal !== undefined) {
+    native.parentDeathSignal = toSignalNumber(options.parentDeathSignal, 'options.parentDeathSignal');
+  }
+  if (options.searchPath !== undefined && validateBoolean(options.searchPath, 'options.searchPath')) {
+    native.path = searchDirs(options.env);
+  }
+  return binding.spawn(file, argv, native);
+}
+
+/**
+ * fork(2) of this Node process: 0 in the child, the child's pid in the
+ * parent. Refuses with ERR_FORK_UNSAFE unless V8 runs single-threaded.
+ * The child must leave with posix.exit() (Node's own teardown crashes there).
+ */
+export function fork(): number {
+  assertForkSafe();
+  runBeforeFork();
+  const pid = binding.fork();
+  if (pid === 0) runAfterForkInChild();
+  else runAfterForkInParent();
+  return pid;
+}
+
+/** _exit(2): ends the process at once, without Node's exit path. */
+export function exit(code: number): never {
+  return binding.exit(validateInteger(code, 'code', -(2 ** 31), 2 ** 31 - 1));
+}
+
+export function execve(path: string, argv: string[], env?: Record<string, string>): never {
+  validateString(path, 'path');
+  validateStringArray(argv, 'argv');
+  return binding.execve(path, argv, env === undefined ? undefined : envArray(env, 'env'));
+}
+
+/** Waits for one child (pid > 0 only: never any child). null: WNOHANG and nothing to report. */
+export function waitpid(pid: number, options: WaitpidOptions = {}): WaitStatus | null {
+  validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
+  validateObject(options, 'options');
+  return binding.waitpid(pid, options);
+}
+
+/** Waits up to `timeoutSec` seconds (undefined/null: forever) for the child to exit; null on timeout. */
+export function waitpidTimeout(pid: number, timeoutSec?: number | null): WaitStatus | null {
+  validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
+  return binding.waitpidTimeout(pid, timeoutSec ?? null);
+}
+
+export function decodeWaitStatus(raw: number): WaitStatus {
+  return binding.decodeWaitStatus(validateInteger(raw, 'raw', 0, 0xffff));
+}
+
+/** kill(2) to one process (pid > 0); use killpg for groups. */
+export function kill(pid: number, signal: Signal = 'SIGTERM'): void {
+  validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
+  binding.kill(pid, toSignalNumber(signal));
+}
+
+export function killpg(pgid: number, signal: Signal = 'SIGTERM'): void {
+  validateInteger(pgid, 'pgid', 1, 2 ** 31 - 1);
+  binding.killpg(pgid, toSignalNumber(signal));
+}
+
+/** pidfd_open(2): a CLOEXEC fd that refers to this process, never to a recycled pid. */
+export function pidfdOpen(pid: number): number {
+  return binding.pidfdOpen(validateInteger(pid, 'pid', 1, 2 ** 31 - 1));
+}
+
+export function pidfdSendSignal(fd: number, signal: Signal = 'SIGTERM'): void {
+  validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
+  binding.pidfdSendSignal(fd, toSignalNumber(signal));
+}
+
+export interface PollEntry {
+  fd: number;
+  events: number;
+}
+
+/** poll(2) with `timeoutMs` milliseconds (-1: forever); returns each entry's revents. */
+export function poll(entries: PollEntry[], timeoutMs: number): number[] {
+  if (!Array.isArray(entries)) validateStringArray(entries, 'entries');
+  entries.forEach((e, i) => {
+    validateObject(e, `entries[${i}]`);
+    validateInteger(e.fd, `entries[${i}].fd`, -1, 2 ** 31 - 1);
+    validateInteger(e.events, `entries[${i}].events`, 0, 0xffff);
+  });
+  return binding.poll(entries, validateInteger(timeoutMs, 'timeoutMs', -1, 2 ** 31 - 1));
+}
+
+/** pipe2(O_CLOEXEC): [readEnd, writeEnd]. */
+export function pipe(): [number, number] {
+  return binding.pipe();
+}
+
+export function close(fd: number): void {
+  binding.close(validateInteger(fd, 'fd', 0, 2 ** 31 - 1));
+}
+
+/** This platform's signals, name -> number. */
+export const signals: Readonly<Record<string, number>> = Object.freeze({ ...binding.signals });
+
+/** The name of signal `n` ('SIGTERM'), or null if it has none. */
+export function signalName(n: number): string | null {
+  return binding.signalName(validateInteger(n, 'signal', 1, 64));
+}
+
+/** Whether child sentinels are pidfds (false: pipe fallback, or switched off). */
+export function pidfdSupported(): boolean {
+  return binding.pidfdSupported();
+}
+
+export const { POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL } = binding.pollConstants;

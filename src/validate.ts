@@ -1,0 +1,62 @@
+// Argument checks shared by the public API. They throw Node-shaped errors
+// naming the argument (see errors.ts).
+import { binding } from './binding.js';
+import { invalidArgType, outOfRange, unknownSignal } from './errors.js';
+
+export function validateInteger(value: unknown, name: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);
+  }
+  return value;
+}
+
+export function validateString(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
+  return value;
+}
+
+export function validateBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value);
+  return value;
+}
+
+export function validateObject(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidArgType(name, 'of type object', value);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function validateStringArray(value: unknown, name: string): string[] {
+  if (!Array.isArray(value)) throw invalidArgType(name, 'an instance of Array', value);
+  value.forEach((item, i) => validateString(item, `${name}[${i}]`));
+  return value as string[];
+}
+
+export function validateFunction(value: unknown, name: string): (...args: never[]) => unknown {
+  if (typeof value !== 'function') throw invalidArgType(name, 'of type function', value);
+  return value as (...args: never[]) => unknown;
+}
+
+/**
+ * A timeout in seconds, multiprocessing-style: null/undefined = forever
+ * (returned as null), <= 0 = poll (returned as 0). NaN is rejected.
+ */
+export function validateTimeout(value: unknown, name = 'timeout'): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (Number.isNaN(value)) throw outOfRange(name, 'a number of seconds, not NaN', value);
+  return value <= 0 ? 0 : value;
+}
+
+/** A signal given as a number or a name (`'SIGTERM'`), as its number. */
+export function toSignalNumber(signal: unknown, name = 'signal', allowZero = true): number {
+  if (typeof signal === 'string') {
+    const n = binding.signals[signal];
+    if (n === undefined || !Object.hasOwn(binding.signals, signal)) throw unknownSignal(signal);
+    return n;
+  }
+  if (typeof signal !== 'number') throw invalidArgType(name, 'of type number or string', signal);
+  return validateInteger(signal, name, allowZero ? 0 : 1, 64);
+}
