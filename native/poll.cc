@@ -4,6 +4,7 @@
 // no threadpool work.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -98,7 +99,28 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
         {Napi::Number::New(env, status), Napi::Number::New(env, readable)});
   }
 
-  Napi::Value Close(const Napi::CallbackInfo& info) {
+  // socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): a duplex Pipe().
+Napi::Value Socketpair(const Napi::CallbackInfo& info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    ThrowErrno(info.Env(), errno, "socketpair");
+  }
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(0u, Napi::Number::New(info.Env(), sv[0]));
+  result.Set(1u, Napi::Number::New(info.Env(), sv[1]));
+  return result;
+}
+
+// dup(fd) as F_DUPFD_CLOEXEC: the copy never leaks into exec'd children.
+Napi::Value Dup(const Napi::CallbackInfo& info) {
+  CheckArgCount(info, 1);
+  int fd = ArgInt(info, 0, "fd", 0, INT32_MAX);
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) ThrowErrno(info.Env(), errno, "dup");
+  return Napi::Number::New(info.Env(), copy);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
     if (handle_ != nullptr) {
       Stop();
       Unref();
@@ -174,6 +196,27 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): a duplex Pipe().
+Napi::Value Socketpair(const Napi::CallbackInfo& info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    ThrowErrno(info.Env(), errno, "socketpair");
+  }
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(0u, Napi::Number::New(info.Env(), sv[0]));
+  result.Set(1u, Napi::Number::New(info.Env(), sv[1]));
+  return result;
+}
+
+// dup(fd) as F_DUPFD_CLOEXEC: the copy never leaks into exec'd children.
+Napi::Value Dup(const Napi::CallbackInfo& info) {
+  CheckArgCount(info, 1);
+  int fd = ArgInt(info, 0, "fd", 0, INT32_MAX);
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) ThrowErrno(info.Env(), errno, "dup");
+  return Napi::Number::New(info.Env(), copy);
+}
+
 Napi::Value Close(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 1);
   int fd = ArgInt(info, 0, "fd", 0, INT32_MAX);
@@ -193,6 +236,8 @@ void InitPoll(Napi::Env env, Napi::Object exports) {
   exports.Set("poll", Napi::Function::New(env, Poll, "poll"));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("socketpair", Napi::Function::New(env, Socketpair, "socketpair"));
+  exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("POLLIN", Napi::Number::New(env, POLLIN));
   constants.Set("POLLPRI", Napi::Number::New(env, POLLPRI));

@@ -68,6 +68,8 @@ export interface Binding {
   poll(entries: Array<{ fd: number; events: number }>, timeoutMs: number): number[];
   pipe(): [number, number];
   close(fd: number): void;
+  socketpair(): [number, number];
+  dup(fd: number): number;
   pollConstants: Record<'POLLIN' | 'POLLPRI' | 'POLLOUT' | 'POLLERR' | 'POLLHUP' | 'POLLNVAL', number>;
   getpid(): number;
   getppid(): number;
