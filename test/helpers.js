@@ -1,0 +1,43 @@
+// Shared test helpers: real fd and zombie counts from /proc.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/** Open fds of this process, as { fd: target }. */
+export function openFds(pid = 'self') {
+  const out = {};
+  for (const name of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      out[name] = readlinkSync(`/proc/${pid}/fd/${name}`);
+    } catch {
+      // closed while listing (the listing's own fd)
+    }
+  }
+  return out;
+}
+
+export function fdCount() {
+  return Object.keys(openFds()).length;
+}
+
+/** Children of this process that are zombies (state Z). */
+export function zombieChildren() {
+  const zombies = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' && Number(fields[1]) === process.pid) zombies.push(Number(name));
+  }
+  return zombies;
+}
+
+/** Fields of /proc/PID/stat after the command name: state, ppid, pgrp, session... */
+export function procStat(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]), session: Number(fields[3]) };
+}
