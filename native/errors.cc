@@ -1,4 +1,5 @@
 // errno -> Node-shaped Error, and the argument checks every export uses.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -120,7 +121,9 @@ std::vector<std::string> ValueStringArray(Napi::Env env, Napi::Value v,
   }
   Napi::Array array = v.As<Napi::Array>();
   std::vector<std::string> out;
-  out.reserve(array.Length());
+  // A sparse array may claim up to 2^32-1 items: reserving that would throw
+  // std::bad_alloc (an abort, not a JS error). Its first hole is a TypeError.
+  out.reserve(std::min<uint32_t>(array.Length(), 4096));
   for (uint32_t i = 0; i < array.Length(); i++) {
     Napi::Value item = array.Get(i);
     if (!item.IsString()) {

@@ -94,33 +94,18 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
     int readable = (events & (UV_READABLE | UV_DISCONNECT)) ? 1 : 0;
-    self->callback_.MakeCallback(
-        self->Value(),
-        {Napi::Number::New(env, status), Napi::Number::New(env, readable)});
+    try {
+      self->callback_.MakeCallback(
+          self->Value(),
+          {Napi::Number::New(env, status), Napi::Number::New(env, readable)});
+    } catch (const Napi::Error& e) {
+      // A throwing callback is an uncaught exception, as for Node's own
+      // callbacks; escaping this libuv callback would std::terminate.
+      napi_fatal_exception(env, e.Value());
+    }
   }
 
-  // socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): a duplex Pipe().
-Napi::Value Socketpair(const Napi::CallbackInfo& info) {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-    ThrowErrno(info.Env(), errno, "socketpair");
-  }
-  Napi::Array result = Napi::Array::New(info.Env(), 2);
-  result.Set(0u, Napi::Number::New(info.Env(), sv[0]));
-  result.Set(1u, Napi::Number::New(info.Env(), sv[1]));
-  return result;
-}
-
-// dup(fd) as F_DUPFD_CLOEXEC: the copy never leaks into exec'd children.
-Napi::Value Dup(const Napi::CallbackInfo& info) {
-  CheckArgCount(info, 1);
-  int fd = ArgInt(info, 0, "fd", 0, INT32_MAX);
-  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) ThrowErrno(info.Env(), errno, "dup");
-  return Napi::Number::New(info.Env(), copy);
-}
-
-Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Value Close(const Napi::CallbackInfo& info) {
     if (handle_ != nullptr) {
       Stop();
       Unref();

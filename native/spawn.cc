@@ -175,8 +175,14 @@ int ChildMain(void* arg) {
   int first_closed = n;
   if (sentinel >= 0) {
     if (a->close_fds) {
-      // The sentinel's write end lands on the first fd after the map.
-      if (dup2(sentinel, n) < 0) ChildFail(a, kStageDup);
+      // The sentinel's write end lands on the first fd after the map. It
+      // may already be there (dup2 is then a no-op that keeps CLOEXEC, and
+      // the sentinel would fire at exec): clear the flag explicitly.
+      if (sentinel != n && dup2(sentinel, n) < 0) ChildFail(a, kStageDup);
+      int flags = fcntl(n, F_GETFD);
+      if (flags < 0 || fcntl(n, F_SETFD, flags & ~FD_CLOEXEC) < 0) {
+        ChildFail(a, kStageDup);
+      }
       first_closed = n + 1;
     } else {
       int flags = fcntl(sentinel, F_GETFD);
@@ -191,8 +197,10 @@ int ChildMain(void* arg) {
   if (a->cwd != nullptr && chdir(a->cwd) < 0) ChildFail(a, kStageChdir);
   if (a->pdeathsig > 0) {
     if (prctl(PR_SET_PDEATHSIG, a->pdeathsig) < 0) ChildFail(a, kStagePrctl);
-    // The parent may have died before prctl took effect.
-    if (getppid() != a->parent_pid) raise(a->pdeathsig);
+    // The parent may have died before prctl took effect. Not raise(): in
+    // this CLONE_VM child glibc's raise() reads the parent thread's cached
+    // tid and would signal the parent.
+    if (getppid() != a->parent_pid) kill(getpid(), a->pdeathsig);
   }
 
   sigprocmask(SIG_SETMASK, &a->child_mask, nullptr);

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "common.h"
@@ -94,15 +95,24 @@ int ExitNotifier(pid_t pid, int* err) {
     return -1;
   }
   int write_end = p[1];
-  std::thread([pid, write_end] {
-    siginfo_t info;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, nullptr);  // signals go to JS threads
-    while (waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
-    }
-    close(write_end);
-  }).detach();
+  // std::thread reports failure by throwing std::system_error, which is not
+  // a JS error: it would abort. Turn it into the errno it carries.
+  try {
+    std::thread([pid, write_end] {
+      siginfo_t info;
+      sigset_t all;
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, nullptr);  // signals go to JS threads
+      while (waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+      }
+      close(write_end);
+    }).detach();
+  } catch (const std::system_error& e) {
+    close(p[0]);
+    close(p[1]);
+    *err = e.code().value() > 0 ? e.code().value() : EAGAIN;
+    return -1;
+  }
   return p[0];
 }
 
