@@ -1,0 +1,45 @@
+// Programmatic entry: runBenchmarks() runs the chosen suites and returns
+// their rows; bench/run.js (npm run bench) and the CLI print them.
+import { leftoverChildren } from './harness.js';
+import * as spawnSuite from './suites/spawn.js';
+
+export const SUITES = [spawnSuite];
+
+const DEFAULTS = { rounds: 30, budgetMs: 40 };
+const QUICK = { rounds: 4, budgetMs: 8 };
+
+/**
+ * @param {{ suites?: string[], rounds?: number, quick?: boolean,
+ *           onProgress?: (done: number, total: number, label: string) => void }} [options]
+ * @returns {Promise<{ suites: Array<{ name: string, rows: object[], notes: string[], targets: object[] }> }>}
+ */
+export async function runBenchmarks({ suites, rounds, quick = false, onProgress = () => {} } = {}) {
+  const known = new Map(SUITES.map((s) => [s.name, s]));
+  for (const n of suites ?? []) {
+    if (!known.has(n)) throw new RangeError(`unknown benchmark suite '${n}' (known: ${[...known.keys()].join(', ')})`);
+  }
+  const chosen = suites ? suites.map((n) => known.get(n)) : SUITES;
+  const settings = { ...(quick ? QUICK : DEFAULTS) };
+  if (rounds !== undefined) {
+    if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be an integer >= 1, got ${rounds}`);
+    settings.rounds = rounds;
+  }
+
+  const plans = [];
+  for (const s of chosen) plans.push(await s.plan());
+  const total = plans.reduce((sum, p) => sum + (p.skip ? 0 : p.cases * (settings.rounds + 1)), 0);
+  let done = 0;
+  const results = [];
+  for (const [i, s] of chosen.entries()) {
+    if (plans[i].skip) {
+      results.push({ name: s.name, rows: [], notes: [`skipped: ${plans[i].skip}`], targets: [] });
+      continue;
+    }
+    const onTick = (label) => onProgress(++done, total, `${s.name}: ${label}`);
+    const r = await s.run({ ...settings, onTick });
+    const left = leftoverChildren();
+    if (left.length > 0) r.notes.push(`LEFTOVER children after the suite: ${JSON.stringify(left)}`);
+    results.push({ name: s.name, rows: r.rows, notes: r.notes, targets: r.targets });
+  }
+  return { suites: results };
+}

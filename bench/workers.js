@@ -1,0 +1,109 @@
+// The benchmark side of a worker process: start it, send "<op> <iters>",
+// read back per-op samples (ns), shut it down and make sure it is gone.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const MARKER = '@@BENCH ';
+export const WORKERS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'workers');
+
+export class Worker {
+  /** @param {string} label @param {string} file @param {string[]} args */
+  constructor(label, file, args) {
+    this.label = label;
+    this.child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.waiting = [];
+    this.failure = null;
+    this.child.once('error', (err) => this.fail(err));
+    this.exited.then(({ code, signal }) => this.fail(new Error(`${label}: worker exited (code ${code}, signal ${signal})`)));
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      if (!line.startsWith(MARKER)) {
+        process.stderr.write(`[${label}] ${line}\n`);
+        return;
+      }
+      const msg = JSON.parse(line.slice(MARKER.length));
+      const next = this.waiting.shift();
+      if (next) next(msg);
+    });
+    this.info = this.next(); // the worker's "ready" message
+  }
+
+  fail(err) {
+    this.failure ??= err;
+    for (const next of this.waiting.splice(0)) next({ error: err.message });
+  }
+
+  next() {
+    if (this.failure) return Promise.resolve({ error: this.failure.message });
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  async ready() {
+    const msg = await this.info;
+    if (msg.error) throw new Error(`${this.label}: ${msg.error}`);
+    return msg;
+  }
+
+  /** Runs `op` `iters` times in the worker; per-op nanoseconds. */
+  async run(op, iters) {
+    const reply = this.next();
+    this.child.stdin.write(`${op} ${iters}\n`);
+    const msg = await reply;
+    if (msg.error) throw new Error(`${this.label}: ${msg.error}`);
+    return msg.samples;
+  }
+
+  /** EOF on stdin ends the worker; SIGKILL if it lingers. Always reaped. */
+  async close() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.stdin.end();
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+  }
+}
+
+export function nodeWorker(label, opsName, { nodeFlags = [], holdBuffersMb = 0, holdHeapMb = 0 } = {}) {
+  return new Worker(label, process.execPath, [
+    ...nodeFlags,
+    path.join(WORKERS_DIR, 'node-worker.js'),
+    '--ops', opsName,
+    '--hold-buffers-mb', String(holdBuffersMb),
+    '--hold-heap-mb', String(holdHeapMb),
+  ]);
+}
+
+/** Finds `name` on PATH; null when absent. */
+export function which(name) {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    const file = path.join(dir || '.', name);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return file;
+    } catch {}
+  }
+  return null;
+}
+
+/**
+ * Compiles a C worker with `cc -O2` into a fresh temp dir.
+ * Returns { file, cleanup } or { skip: reason }.
+ */
+export function compileC(sourceName) {
+  const cc = which('cc');
+  if (!cc) return { skip: 'no C compiler (cc) on PATH' };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-process-bench-'));
+  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+  const file = path.join(dir, path.basename(sourceName, '.c'));
+  const r = spawnSync(cc, ['-O2', '-o', file, path.join(WORKERS_DIR, sourceName)], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    cleanup();
+    return { skip: `cc failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}` };
+  }
+  return { file, cleanup };
+}

@@ -1,0 +1,86 @@
+// A long-lived benchmark worker: loads one ops module, optionally holds
+// memory, then times ops on command. Commands are read with blocking reads
+// (no stdin handle in the event loop, so nothing of ours is inherited by a
+// forked child or keeps the loop busy); replies go to stdout with a marker.
+//
+//   node node-worker.js --ops <spawn|process|fork> [--hold-buffers-mb N] [--hold-heap-mb N]
+//   stdin:  "<op> <iterations>\n"   stdout: "@@BENCH {"samples":[ns,...]}\n"
+import fs from 'node:fs';
+import { holdBuffers, holdHeap } from './hold.js';
+
+const MARKER = '@@BENCH ';
+
+function argValue(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? fallback : process.argv[i + 1];
+}
+
+function reply(obj) {
+  fs.writeSync(1, `${MARKER}${JSON.stringify(obj)}\n`);
+}
+
+const pending = [];
+let buffered = '';
+const chunk = Buffer.alloc(4096);
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+/** The next command line, or null at EOF. Blocks. */
+function readLineSync() {
+  for (;;) {
+    const nl = buffered.indexOf('\n');
+    if (nl >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      return line;
+    }
+    let n;
+    try {
+      n = fs.readSync(0, chunk, 0, chunk.length, null);
+    } catch (err) {
+      if (err.code === 'EAGAIN') {
+        Atomics.wait(nap, 0, 0, 2);
+        continue;
+      }
+      throw err;
+    }
+    if (n === 0) return null;
+    buffered += chunk.toString('utf8', 0, n);
+  }
+}
+
+async function main() {
+  const { ops, teardown } = await import(`./ops-${argValue('--ops', 'spawn')}.js`);
+  pending.push(holdBuffers(Number(argValue('--hold-buffers-mb', '0'))));
+  pending.push(holdHeap(Number(argValue('--hold-heap-mb', '0'))));
+  globalThis.benchHeld = pending; // kept alive for the worker's whole life
+  const mem = process.memoryUsage();
+  reply({ ready: true, rssKb: Math.round(mem.rss / 1024), heapUsedKb: Math.round(mem.heapUsed / 1024) });
+
+  for (let line = readLineSync(); line !== null; line = readLineSync()) {
+    const [op, itersText] = line.trim().split(/\s+/);
+    const iters = Number(itersText);
+    const fn = ops[op];
+    if (typeof fn !== 'function' || !(iters > 0)) {
+      reply({ error: `bad command: ${line}` });
+      continue;
+    }
+    const samples = new Array(iters);
+    try {
+      for (let i = 0; i < iters; i++) {
+        const t0 = process.hrtime.bigint();
+        const r = fn();
+        if (r !== undefined && typeof r.then === 'function') await r;
+        samples[i] = Number(process.hrtime.bigint() - t0);
+      }
+      reply({ samples });
+    } catch (err) {
+      reply({ error: `${op}: ${err && err.stack ? err.stack : err}` });
+    }
+  }
+  if (teardown) await teardown();
+}
+
+main().catch((err) => {
+  reply({ error: String(err && err.stack ? err.stack : err) });
+  process.exitCode = 1;
+});
