@@ -11,7 +11,10 @@ export type ProcessErrorCode =
   | 'ERR_DAEMON_CHILDREN'
   | 'ERR_FORK_UNSAFE'
   | 'ERR_START_METHOD_UNSUPPORTED'
-  | 'ERR_TARGET_NOT_TRANSFERABLE';
+  | 'ERR_TARGET_NOT_TRANSFERABLE'
+  | 'ERR_CONNECTION_CLOSED'
+  | 'ERR_CONNECTION_READ_ONLY'
+  | 'ERR_CONNECTION_WRITE_ONLY';
 
 /** Misuse of a Process or of the library, with a stable `code`. */
 export class ProcessError extends Error {
