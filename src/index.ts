@@ -6,3 +6,4 @@ export * as posix from './posix.js';
 export type { WaitStatus } from './binding.js';
 export { ProcessError, type ProcessErrorCode } from './errors.js';
 export { registerAtFork, type AtForkHooks } from './atfork.js';
+export { Pipe, Connection, wait, waitSync, type ConnectionOptions, type Waitable } from './connection.js';
