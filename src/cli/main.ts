@@ -1,0 +1,173 @@
+// The command line: argument parsing (commander) and dispatch. Every usage
+// error prints one message and the command's usage line on stderr and exits
+// 125, like GNU timeout; --help and --version exit 0.
+import { readFileSync } from 'node:fs';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { signals } from '../posix.js';
+import { bench } from './bench.js';
+import { parseDuration, parseSignal } from './duration.js';
+import { EXIT_CANCELED } from './exitcodes.js';
+import { run } from './run.js';
+import { watch } from './watch.js';
+
+const USAGE = {
+  main: 'posix-process <run|watch|bench> [options] ...',
+  run: '[--timeout DUR] [-s SIG] [-k DUR] [--preserve-status] [--foreground] [--json] [--] CMD [ARGS...]',
+  watch: '[--timeout DUR] PID...',
+  bench: '[--quick] [--rounds N] [--json] [SUITE...]',
+};
+
+const RUN_HELP = `
+DUR is a number of seconds with an optional unit: 1.5, 500ms, 2s, 1m, 1h, 1d; 0 disables it.
+SIG is a name or number: TERM, SIGTERM, term, 15.
+
+The command runs in its own process group (unless --foreground); the signal, and SIGKILL
+after --kill-after, go to the command and its whole group, and so does any SIGINT, SIGTERM,
+SIGHUP or SIGQUIT this process receives. stdin, stdout, stderr and other inherited fds pass
+through. Exit is seen on a pidfd, the timeouts are exact timers: nothing polls.
+
+Exit status (GNU timeout's):
+  124  the timeout fired (unless --preserve-status); but a command that died of SIGKILL
+       after a timeout (-s KILL, or --kill-after) gives 137, as with GNU timeout
+  125  posix-process itself failed (bad usage, internal error)
+  126  the command was found but could not be executed
+  127  the command was not found
+  128+N  the command died of signal N
+  else the command's own exit status
+
+--json writes one line on stderr: {command, pid, exitCode, signal, coreDumped, timedOut,
+killed, elapsed, rusage: {user, system} (CPU seconds of the reaped command, from
+/proc/self/stat, 10 ms resolution; null where unavailable), raw, status}.
+`;
+
+const WATCH_HELP = `
+Waits, without polling, until every PID has exited; the processes need not be children
+of this one. Each gets a pidfd (pidfd_open), so a recycled pid is never mistaken for the
+original. A PID with no process counts as already exited (like tail --pid); a zombie
+counts as exited.
+
+Exit status: 0 all have exited, 124 timeout, 125 bad usage or error, including a system
+without pidfds (Linux < 5.3, or POSIX_PROCESS_NO_PIDFD=1): there is no exact way to see a
+non-child exit there, and this command does not fall back to polling kill(pid, 0).
+`;
+
+function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg ? String(pkg.version) : 'unknown';
+}
+
+function parsePid(text: string, previous: number[] = []): number[] {
+  const pid = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(pid >= 1 && pid <= 2 ** 31 - 1)) throw new InvalidArgumentError(`invalid process id '${text}'`);
+  return [...previous, pid];
+}
+
+function parseCount(text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 1e9)) throw new InvalidArgumentError(`invalid count '${text}' (a whole number >= 1)`);
+  return n;
+}
+
+function usageAfterError(name: keyof typeof USAGE): string {
+  const usage = name === 'main' ? USAGE.main : `posix-process ${name} ${USAGE[name]}`;
+  const help = name === 'main' ? 'posix-process --help' : `posix-process ${name} --help`;
+  return `Usage: ${usage}\nTry '${help}' for more information.`;
+}
+
+function program(setStatus: (code: number) => void): Command {
+  const root = new Command('posix-process')
+    .description("Run and watch processes on real POSIX calls (the posix-process package's command line).")
+    .usage('<command> [options]')
+    .version(version(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'print help')
+    .helpCommand(false)
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`posix-process: ${s.replace(/^error: /, '')}`),
+    })
+    .showHelpAfterError(usageAfterError('main'));
+
+  root
+    .command('run')
+    .description('run CMD with a time limit, like GNU timeout(1)')
+    .usage(USAGE.run)
+    .argument('<CMD>', 'the command (searched in PATH)')
+    .argument('[ARGS...]', 'its arguments')
+    .addOption(new Option('--timeout <DUR>', 'send the signal after DUR').argParser(parseDuration).default(0, '0, none'))
+    .addOption(
+      new Option('-s, --signal <SIG>', 'the signal to send on timeout').argParser(parseSignal).default(signals.SIGTERM, 'TERM'),
+    )
+    .addOption(new Option('-k, --kill-after <DUR>', 'send KILL DUR after the first signal').argParser(parseDuration).default(0, '0, never'))
+    .option('--preserve-status', "exit with the command's status even when the timeout fired")
+    .option('--foreground', 'keep the command in this process group (it may read the terminal); signal only the command')
+    .option('--json', 'write the exact wait status as one JSON line on stderr')
+    .passThroughOptions()
+    .addHelpText('after', RUN_HELP)
+    .showHelpAfterError(usageAfterError('run'))
+    .action(async (cmd: string, args: string[], opts: Record<string, unknown>) => {
+      setStatus(
+        await run([cmd, ...args], {
+          timeout: Number(opts.timeout),
+          signal: Number(opts.signal),
+          killAfter: Number(opts.killAfter),
+          preserveStatus: opts.preserveStatus === true,
+          foreground: opts.foreground === true,
+          json: opts.json === true,
+        }),
+      );
+    });
+
+  root
+    .command('watch')
+    .description('wait until processes that need not be our children have exited (exact, no polling)')
+    .usage(USAGE.watch)
+    .addArgument(new Argument('<PID...>', 'the processes').argParser(parsePid))
+    .addOption(new Option('--timeout <DUR>', 'give up after DUR with status 124').argParser(parseDuration).default(0, '0, none'))
+    .addHelpText('after', WATCH_HELP)
+    .showHelpAfterError(usageAfterError('watch'))
+    .action(async (pids: number[], opts: Record<string, unknown>) => {
+      setStatus(await watch(pids, Number(opts.timeout)));
+    });
+
+  root
+    .command('bench')
+    .description('run the side-by-side benchmarks and print their figures and ratios')
+    .usage(USAGE.bench)
+    .argument('[SUITE...]', 'the suites to run (default: all)')
+    .option('--quick', 'fewer rounds, for a quick look')
+    .addOption(new Option('--rounds <N>', 'rounds per case').argParser(parseCount))
+    .option('--json', 'print the results as JSON on stdout instead of tables')
+    .addHelpText('after', '\nProgress goes to stderr (a bar on a terminal), results to stdout.\n')
+    .showHelpAfterError(usageAfterError('bench'))
+    .action(async (suites: string[], opts: Record<string, unknown>) => {
+      setStatus(
+        await bench({
+          suites,
+          rounds: typeof opts.rounds === 'number' ? opts.rounds : undefined,
+          quick: opts.quick === true,
+          json: opts.json === true,
+        }),
+      );
+    });
+
+  return root;
+}
+
+/** Runs the command line `argv` (without node and script); resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0) {
+    process.stderr.write(`${usageAfterError('main')}\n`);
+    return EXIT_CANCELED;
+  }
+  let status = 0;
+  try {
+    await program((code) => (status = code)).parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_CANCELED;
+    throw err;
+  }
+  return status;
+}
