@@ -1,0 +1,42 @@
+// Program targets: execve(executable, [executable, ...args]) through the
+// native vfork-class spawn. An exec failure throws the system error here,
+// synchronously, and leaves nothing behind (the native side reaps the
+// failed child; we close the stdio ends).
+import type { Duplex } from 'node:stream';
+import { binding } from './binding.js';
+import type { Launched } from './popen.js';
+import { openStreams, prepareStdio, releaseStdio, type StdioEntry } from './popen-stdio.js';
+import { envArray } from './posix.js';
+
+export interface ProgramRequest {
+  executable: string;
+  args: string[];
+  env: Record<string, string> | null;
+  cwd: string | null;
+  stdio: StdioEntry[] | null;
+}
+
+function searchDirs(env: Record<string, string> | null): string[] {
+  const path = env ? env.PATH : process.env.PATH;
+  return (path ?? '/usr/local/bin:/usr/bin:/bin').split(':');
+}
+
+export function launchProgram(request: ProgramRequest): { launched: Launched; streams: Array<Duplex | null> } {
+  const env = request.env === null ? undefined : envArray(request.env, 'options.env');
+  const stdio = prepareStdio(request.stdio);
+  let launched: Launched;
+  try {
+    launched = binding.spawn(request.executable, [request.executable, ...request.args], {
+      fds: stdio.fds,
+      ...(env === undefined ? {} : { env }),
+      ...(request.cwd === null ? {} : { cwd: request.cwd }),
+      // A bare name is looked up in PATH, like execvp and child_process.
+      ...(request.executable.includes('/') ? {} : { path: searchDirs(request.env) }),
+    });
+  } catch (error) {
+    releaseStdio(stdio, true);
+    throw error;
+  }
+  releaseStdio(stdio, false);
+  return { launched, streams: openStreams(stdio) };
+}

@@ -1,0 +1,177 @@
+// The 'spawn' start method: fork+exec of a fresh `node` running the child
+// bootstrap (child/spawn-main.js). Everything the child needs travels as one
+// structured-clone payload through a pipe mapped to fd 3 (not argv or the
+// environment: size, and the authkey is a secret). Child fd map:
+//   0 stdin (/dev/null unless `stdio` says otherwise), 1 stdout, 2 stderr,
+//   3 the payload pipe, 4 the parent's liveness pipe (parentProcess()),
+//   5... the fds of Connections found in args/kwargs, in order.
+import { write, writeSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { serialize } from 'node:v8';
+import { binding } from './binding.js';
+import { childExecArgv } from './child/execargv.js';
+import { extractConnections, type ConnectionSlot } from './child/transfer.js';
+import { livenessReadEnd } from './context.js';
+import { ProcessError } from './errors.js';
+import type { Launched } from './popen.js';
+import { openStreams, prepareStdio, releaseStdio, type StdioEntry } from './popen-stdio.js';
+import { envArray } from './posix.js';
+
+/** How the child finds its target: by module reference, or by source text. */
+export type TargetSpec =
+  | { kind: 'none' }
+  | { kind: 'source'; source: string }
+  | { kind: 'module'; module: string; export: string };
+
+export interface SpawnRequest {
+  target: TargetSpec;
+  /** A Process subclass, by reference, and its instance's own properties. */
+  cls: { module: string; export: string } | null;
+  props: Record<string, unknown> | null;
+  args: unknown[];
+  kwargs: Record<string, unknown> | null;
+  name: string;
+  identity: number[];
+  daemon: boolean;
+  authkey: Buffer;
+  parentName: string;
+  env: Record<string, string> | null;
+  cwd: string | null;
+  stdio: StdioEntry[] | null;
+}
+
+/** What spawn-main.js reads from fd 3. */
+export interface SpawnPayload {
+  target: TargetSpec;
+  cls: { module: string; export: string } | null;
+  props: unknown;
+  args: unknown;
+  kwargs: unknown;
+  name: string;
+  identity: number[];
+  daemon: boolean;
+  authkey: Uint8Array;
+  parentPid: number;
+  parentName: string;
+  parentSentinel: number;
+  connections: ConnectionSlot[];
+  /** Without pidfds: the child's copy of its exit-sentinel pipe (made CLOEXEC there). */
+  exitSentinelFd: number | null;
+}
+
+const LIVENESS_FD = 4;
+const FIRST_CONNECTION_FD = 5;
+const MAIN = fileURLToPath(new URL('./child/spawn-main.js', import.meta.url));
+
+function notTransferable(what: string, error: unknown): ProcessError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ProcessError(
+    'ERR_TARGET_NOT_TRANSFERABLE',
+    `${what} cannot be carried to a 'spawn' child (structured clone failed: ${reason}); ` +
+      `pass cloneable values, or use the 'fork' start method`,
+    { cause: error },
+  );
+}
+
+function encodePayload(request: SpawnRequest, fdCount: number): { bytes: Buffer; slots: ConnectionSlot[] } {
+  const slots: ConnectionSlot[] = [];
+  const args = extractConnections(request.args, slots);
+  const kwargs = extractConnections(request.kwargs, slots);
+  const props = extractConnections(request.props, slots);
+  const payload: SpawnPayload = {
+    target: request.target,
+    cls: request.cls,
+    props,
+    args,
+    kwargs,
+    name: request.name,
+    identity: request.identity,
+    daemon: request.daemon,
+    authkey: new Uint8Array(request.authkey),
+    parentPid: process.pid,
+    parentName: request.parentName,
+    parentSentinel: LIVENESS_FD,
+    connections: slots.map((slot, i) => ({ ...slot, fd: FIRST_CONNECTION_FD + i })),
+    exitSentinelFd: binding.pidfdSupported() ? null : fdCount + slots.length,
+  };
+  try {
+    return { bytes: serialize(payload), slots };
+  } catch (error) {
+    let what = 'the args, kwargs or instance properties';
+    try {
+      serialize(args);
+      try {
+        serialize(kwargs);
+        what = 'the Process subclass instance properties';
+      } catch {
+        what = 'kwargs';
+      }
+    } catch {
+      what = 'args';
+    }
+    throw notTransferable(what, error);
+  }
+}
+
+// Small payloads fit in the pipe at once; a large one is written from the
+// threadpool while the child reads, so start() never waits for the child.
+function sendPayload(fd: number, bytes: Buffer): void {
+  const first = Math.min(bytes.length, 4096);
+  let done = writeSync(fd, bytes, 0, first);
+  if (done === bytes.length) {
+    binding.close(fd);
+    return;
+  }
+  const next = (): void => {
+    write(fd, bytes, done, bytes.length - done, null, (error, written) => {
+      if (error) {
+        // EPIPE: the child died before reading; its exit status says why.
+        binding.close(fd);
+        return;
+      }
+      done += written;
+      if (done < bytes.length) next();
+      else binding.close(fd);
+    });
+  };
+  next();
+}
+
+export function launchSpawn(request: SpawnRequest): { launched: Launched; streams: Array<Duplex | null> } {
+  if (request.stdio !== null && request.stdio.length > 3) {
+    throw new ProcessError(
+      'ERR_TARGET_NOT_TRANSFERABLE',
+      `a 'spawn' JS child takes stdio for fds 0-2 only (got ${request.stdio.length} entries); fds 3 and up are the bootstrap's`,
+    );
+  }
+  const fdCount = FIRST_CONNECTION_FD;
+  const { bytes, slots } = encodePayload(request, fdCount);
+  const env = request.env === null ? undefined : envArray(request.env, 'options.env');
+  const liveness = livenessReadEnd();
+  const stdio = prepareStdio(request.stdio);
+  let payloadPipe: [number, number] | null = null;
+  let launched: Launched;
+  try {
+    payloadPipe = binding.pipe();
+    // Fds 0-2 not named by a short `stdio` array are inherited.
+    const std = [0, 1, 2].map((i) => stdio.fds[i] ?? i);
+    const fds = [...std, payloadPipe[0], liveness, ...slots.map((slot) => slot.fd)];
+    launched = binding.spawn(process.execPath, [process.execPath, ...childExecArgv(), MAIN], {
+      fds,
+      ...(env === undefined ? {} : { env }),
+      ...(request.cwd === null ? {} : { cwd: request.cwd }),
+    });
+  } catch (error) {
+    releaseStdio(stdio, true);
+    if (payloadPipe !== null) {
+      binding.close(payloadPipe[0]);
+      binding.close(payloadPipe[1]);
+    }
+    throw error;
+  }
+  releaseStdio(stdio, false);
+  binding.close(payloadPipe[0]);
+  sendPayload(payloadPipe[1], bytes);
+  return { launched, streams: openStreams(stdio) };
+}

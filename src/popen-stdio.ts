@@ -1,0 +1,94 @@
+// The `stdio` option: which fd each of the child's first fds gets.
+// 'inherit' = the same fd of this process, 'ignore' = /dev/null, a number =
+// that fd of this process, 'pipe' = one end of a socketpair whose other end
+// becomes a Node stream on the Process (stdin writable, stdout/stderr
+// readable, higher fds duplex).
+import { openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { binding } from './binding.js';
+import { invalidArgType, invalidArgValue } from './errors.js';
+import { validateInteger } from './validate.js';
+
+export type StdioEntry = 'inherit' | 'ignore' | 'pipe' | number;
+export type StdioOption = 'inherit' | 'ignore' | 'pipe' | StdioEntry[];
+
+const WORDS = ['inherit', 'ignore', 'pipe'];
+
+export function validateStdio(value: unknown, name: string): StdioEntry[] | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') {
+    if (!WORDS.includes(value)) throw invalidArgValue(name, value, "must be 'inherit', 'ignore', 'pipe' or an array");
+    const word = value as StdioEntry;
+    return [word, word, word];
+  }
+  if (!Array.isArray(value)) throw invalidArgType(name, "one of type string or an instance of Array", value);
+  if (value.length > 1024) throw invalidArgValue(name, value.length, 'must have at most 1024 entries');
+  return value.map((entry: unknown, i) => {
+    if (typeof entry === 'number') return validateInteger(entry, `${name}[${i}]`, 0, 2 ** 31 - 1);
+    if (typeof entry === 'string' && WORDS.includes(entry)) return entry as StdioEntry;
+    if (typeof entry === 'string') throw invalidArgValue(`${name}[${i}]`, entry, "must be 'inherit', 'ignore', 'pipe' or an fd");
+    throw invalidArgType(`${name}[${i}]`, 'of type string or number', entry);
+  });
+}
+
+// One /dev/null for every child (CLOEXEC, as libuv opens every file).
+let devNull: number | null = null;
+
+export function devNullFd(): number {
+  devNull ??= openSync('/dev/null', 'r+');
+  return devNull;
+}
+
+export interface PreparedStdio {
+  /** Child fd i gets this process's fd fds[i]. */
+  fds: number[];
+  /** Our ends of 'pipe' entries, by child fd. */
+  pipes: Map<number, number>;
+  /** Fds to close in this process once the child has them (the child ends). */
+  childEnds: number[];
+}
+
+/** Turns the entries into an fd map; `entries` null: stdin /dev/null, stdout/stderr inherited. */
+export function prepareStdio(entries: StdioEntry[] | null): PreparedStdio {
+  const list = entries ?? ['ignore', 'inherit', 'inherit'];
+  const prepared: PreparedStdio = { fds: [], pipes: new Map(), childEnds: [] };
+  try {
+    list.forEach((entry, i) => {
+      if (entry === 'inherit') prepared.fds.push(i);
+      else if (entry === 'ignore') prepared.fds.push(devNullFd());
+      else if (typeof entry === 'number') prepared.fds.push(entry);
+      else {
+        const [ours, theirs] = binding.socketpair();
+        prepared.pipes.set(i, ours);
+        prepared.childEnds.push(theirs);
+        prepared.fds.push(theirs);
+      }
+    });
+  } catch (error) {
+    releaseStdio(prepared, true);
+    throw error;
+  }
+  return prepared;
+}
+
+/** Closes the child ends (after spawn) and, on failure, our ends too. */
+export function releaseStdio(prepared: PreparedStdio, failed: boolean): void {
+  for (const fd of prepared.childEnds) binding.close(fd);
+  prepared.childEnds = [];
+  if (failed) {
+    for (const fd of prepared.pipes.values()) binding.close(fd);
+    prepared.pipes.clear();
+  }
+}
+
+/** Streams over our ends: index 0 writable, 1 and 2 readable, others duplex. */
+export function openStreams(prepared: PreparedStdio): Array<Duplex | null> {
+  const streams: Array<Duplex | null> = prepared.fds.map(() => null);
+  for (const [i, fd] of prepared.pipes) {
+    const socket = new Socket({ fd, readable: i !== 0, writable: i === 0 || i > 2 });
+    streams[i] = socket;
+  }
+  prepared.pipes.clear();
+  return streams;
+}

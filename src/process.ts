@@ -1,0 +1,592 @@
+// Process: multiprocessing.Process (3.8+ semantics) for Node.js. Policy
+// lives here (checks, names, bookkeeping, repr); launching is per start
+// method (popen-spawn, popen-fork, popen-exec) and the running child is a
+// Popen (reaping, waiting, signals).
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
+import { binding } from './binding.js';
+import { runProcessTarget } from './child/runtarget.js';
+import {
+  addChild,
+  assertStartMethod,
+  becomeChild,
+  cleanup,
+  currentProcess,
+  dropInheritedLiveness,
+  getStartMethod,
+  livenessReadEnd,
+  nextCount,
+  removeChild,
+  validateStartMethod,
+  type SelfRecord,
+  type StartMethod,
+} from './context.js';
+import { invalidArgType, invalidArgValue, ProcessError } from './errors.js';
+import { Popen, type Launched } from './popen.js';
+import { launchProgram } from './popen-exec.js';
+import { launchFork } from './popen-fork.js';
+import { launchSpawn, type TargetSpec } from './popen-spawn.js';
+import { validateStdio, type StdioEntry, type StdioOption } from './popen-stdio.js';
+import { validateBoolean, validateObject, validateString, validateTimeout } from './validate.js';
+
+/** A target carried by reference: a module (path, URL or package) and an export. */
+export interface TargetRef {
+  module: string | URL;
+  /** Defaults to 'default'. */
+  export?: string;
+}
+
+// Targets are called with any arguments and may return anything.
+export type Target = (...args: never[]) => unknown;
+
+export interface ProcessOptions {
+  target?: Target | TargetRef | null;
+  args?: unknown[];
+  kwargs?: Record<string, unknown> | null;
+  name?: string | null;
+  daemon?: boolean | null;
+  startMethod?: StartMethod;
+  executable?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+  stdio?: StdioOption;
+}
+
+/** How a Process object came to be, besides `new Process()`. */
+interface InternalInit {
+  name: string;
+  identity: number[];
+  daemon: boolean;
+  authkey: Buffer;
+  parentPid: number | null;
+  main: boolean;
+}
+
+let internalInit: InternalInit | null = null;
+// Set by Process's static block: module-private access to its private fields.
+let makeMainProcessImpl: () => Process;
+let restoreProcessImpl: (
+  cls: typeof Process,
+  record: SelfRecord,
+  target: Target | TargetRef | null,
+  args: unknown[],
+  kwargs: Record<string, unknown> | null,
+) => Process;
+
+// Closes the sentinel of a started Process that was dropped unclosed, once
+// its child has been reaped (the reaper does not keep the Process alive;
+// the children set holds it only while the child runs).
+const finalizer = new FinalizationRegistry<Popen>((popen) => {
+  if (popen.status !== null) popen.close();
+});
+
+const SIGNALS = { SIGTERM: binding.signals.SIGTERM!, SIGKILL: binding.signals.SIGKILL!, SIGINT: binding.signals.SIGINT! };
+
+function closedError(): ProcessError {
+  return new ProcessError('ERR_PROCESS_CLOSED', 'process object is closed');
+}
+
+function notStartedError(): ProcessError {
+  return new ProcessError('ERR_PROCESS_NOT_STARTED', 'process not started');
+}
+
+// Python's repr() of a str, enough for names.
+function pyRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  const escaped = text
+    .replace(/\\/g, '\\\\')
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r')
+    .replace(/\t/g, '\\t');
+  return quote + (quote === "'" ? escaped.replace(/'/g, "\\'") : escaped) + quote;
+}
+
+function exitCodeName(code: number): string {
+  if (code >= 0) return String(code);
+  const name = binding.signalName(-code);
+  return name === null ? String(code) : `-${name}`;
+}
+
+function validateTarget(value: unknown): Target | TargetRef | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'function') return value as Target;
+  if (typeof value === 'object') {
+    const ref = value as { module?: unknown; export?: unknown };
+    if (typeof ref.module !== 'string' && !(ref.module instanceof URL)) {
+      throw invalidArgType('options.target.module', 'of type string or an instance of URL', ref.module);
+    }
+    if (ref.module === '') throw invalidArgValue('options.target.module', ref.module, 'must not be empty');
+    if (ref.export === undefined) return { module: ref.module };
+    return { module: ref.module, export: validateString(ref.export, 'options.target.export') };
+  }
+  throw invalidArgType('options.target', 'of type function or an object { module, export }', value);
+}
+
+/** A module reference as an absolute specifier the child can import. */
+function moduleSpecifier(module: string | URL): string {
+  if (module instanceof URL) return module.href;
+  if (module.startsWith('/')) return pathToFileURL(module).href;
+  if (module.startsWith('./') || module.startsWith('../')) {
+    // Relative paths are relative to the working directory, like `node file`.
+    return pathToFileURL(`${process.cwd()}/${module}`).href;
+  }
+  return module; // a URL (file:, data:, node:) or a package name
+}
+
+function functionSource(fn: Target): string {
+  const source = Function.prototype.toString.call(fn);
+  const problem = /\{\s*\[native code\]\s*\}\s*$/.test(source)
+    ? 'it is a native or bound function'
+    : /^class[\s{]/.test(source)
+      ? 'it is a class'
+      : null;
+  if (problem === null) {
+    try {
+      // Parse only (never run) as the child will evaluate it: `(${source})`.
+      new Function(`return (${source}\n);`);
+      return source;
+    } catch {
+      // a method shorthand (`run() {}`) and the like
+    }
+  }
+  throw new ProcessError(
+    'ERR_TARGET_NOT_TRANSFERABLE',
+    `target ${fn.name ? `'${fn.name}' ` : ''}cannot be carried to a 'spawn' child by its source ` +
+      `(${problem ?? 'its source is not a function expression'}); ` +
+      `pass { module, export } to import it in the child, or use the 'fork' start method`,
+  );
+}
+
+export class Process {
+  #target: Target | TargetRef | null = null;
+  #args: unknown[] = [];
+  #kwargs: Record<string, unknown> | null = null;
+  #name: string;
+  #daemon: boolean;
+  #authkey: Buffer;
+  readonly #identity: number[];
+  #parentPid: number | null;
+  readonly #startMethod: StartMethod | null = null;
+  #program: { executable: string; env: Record<string, string> | null; cwd: string | null } | null = null;
+  #env: Record<string, string> | null = null;
+  #cwd: string | null = null;
+  #stdio: StdioEntry[] | null = null;
+  #streams: Array<Duplex | null> = [];
+  #popen: Popen | null = null;
+  #closed = false;
+  #current = false;
+  #main = false;
+
+  constructor(options: ProcessOptions = {}) {
+    const init = internalInit;
+    internalInit = null;
+    if (init !== null) {
+      // currentProcess() of the main process, or this process's own record in a child.
+      this.#name = init.name;
+      this.#identity = init.identity;
+      this.#daemon = init.daemon;
+      this.#authkey = init.authkey;
+      this.#parentPid = init.parentPid;
+      this.#current = true;
+      this.#main = init.main;
+      return;
+    }
+    validateObject(options, 'options');
+    const target = validateTarget(options.target);
+    const args = options.args ?? [];
+    if (!Array.isArray(args)) throw invalidArgType('options.args', 'an instance of Array', args);
+    const kwargs = options.kwargs ?? null;
+    if (kwargs !== null) validateObject(kwargs, 'options.kwargs');
+    if (options.name !== undefined && options.name !== null) validateString(options.name, 'options.name');
+    if (options.daemon !== undefined && options.daemon !== null) validateBoolean(options.daemon, 'options.daemon');
+    if (options.startMethod !== undefined) this.#startMethod = validateStartMethod(options.startMethod, 'options.startMethod');
+    if (options.env !== undefined) {
+      validateObject(options.env, 'options.env');
+      for (const [key, value] of Object.entries(options.env)) {
+        validateString(value, `options.env.${key}`);
+        if (key === '' || key.includes('=')) throw invalidArgValue('options.env', key, 'must not have keys that are empty or contain "="');
+      }
+      this.#env = { ...options.env };
+    }
+    if (options.cwd !== undefined) this.#cwd = validateString(options.cwd, 'options.cwd');
+    this.#stdio = validateStdio(options.stdio, 'options.stdio');
+    if (options.executable !== undefined) {
+      validateString(options.executable, 'options.executable');
+      if (options.executable === '') throw invalidArgValue('options.executable', options.executable, 'must not be empty');
+      if (target !== null) throw invalidArgValue('options', 'target and executable', 'must not have both target and executable');
+      if (kwargs !== null) throw invalidArgValue('options.kwargs', kwargs, 'is not allowed with executable');
+      args.forEach((arg: unknown, i) => validateString(arg, `options.args[${i}]`));
+      this.#program = { executable: options.executable, env: this.#env, cwd: this.#cwd };
+    }
+
+    const creator = currentProcess();
+    const count = nextCount();
+    this.#identity = [...creator.#identity, count];
+    this.#parentPid = process.pid;
+    this.#daemon = options.daemon ?? creator.#daemon;
+    this.#authkey = Buffer.from(creator.#authkey);
+    this.#target = target;
+    this.#args = [...args];
+    this.#kwargs = kwargs === null ? null : { ...kwargs };
+    this.#name = options.name || `${new.target.name}-${this.#identity.join(':')}`;
+  }
+
+  static {
+    makeMainProcessImpl = () => {
+      internalInit = {
+        name: 'MainProcess',
+        identity: [],
+        daemon: false,
+        authkey: randomBytes(32),
+        parentPid: null,
+        main: true,
+      };
+      return new Process();
+    };
+    restoreProcessImpl = (cls, record, target, args, kwargs) => {
+      internalInit = {
+        name: record.name,
+        identity: record.identity,
+        daemon: record.daemon,
+        authkey: record.authkey,
+        parentPid: record.parentPid,
+        main: false,
+      };
+      // Only Process's constructor runs (new.target = the subclass): the
+      // instance's own properties come from the parent, as unpickling does.
+      const proc = Reflect.construct(Process, [], cls) as Process;
+      proc.#target = target;
+      proc.#args = args;
+      proc.#kwargs = kwargs;
+      return proc;
+    };
+  }
+
+  /** Runs the target in this process; subclasses may override it. */
+  run(): unknown {
+    const target = this.#target;
+    if (target === null) return undefined;
+    const args = this.#kwargs === null ? this.#args : [...this.#args, this.#kwargs];
+    if (typeof target === 'function') return (target as (...a: unknown[]) => unknown)(...args);
+    const name = target.export ?? 'default';
+    return import(moduleSpecifier(target.module)).then((mod: Record<string, unknown>) => {
+      const fn = mod[name];
+      if (typeof fn !== 'function') {
+        throw new TypeError(`export '${name}' of ${moduleSpecifier(target.module)} is not a function (got ${typeof fn})`);
+      }
+      return (fn as (...a: unknown[]) => unknown)(...args);
+    });
+  }
+
+  /** Launches the child. Synchronous; throws on failure (the object stays unstarted). */
+  start(): void {
+    this.#checkClosed();
+    if (this.#popen !== null) throw new ProcessError('ERR_PROCESS_STARTED', 'cannot start a process twice');
+    if (this.#parentPid !== process.pid || this.#current) {
+      throw new ProcessError('ERR_PROCESS_NOT_CHILD', 'can only start a process object created by current process');
+    }
+    if (currentProcess().daemon) {
+      throw new ProcessError('ERR_DAEMON_CHILDREN', 'daemonic processes are not allowed to have children');
+    }
+    cleanup();
+    let launched: Launched;
+    if (this.#program !== null) {
+      const result = launchProgram({ ...this.#program, args: this.#args as string[], stdio: this.#stdio });
+      launched = result.launched;
+      this.#streams = result.streams;
+    } else {
+      const method = this.#startMethod ?? getStartMethod();
+      assertStartMethod(method);
+      if (method === 'fork') {
+        launched = this.#launchFork();
+      } else {
+        const result = launchSpawn({
+          target: this.#targetSpec(),
+          cls: this.#classRef(),
+          props: this.constructor === Process ? null : Object.fromEntries(Object.entries(this)),
+          args: this.#args,
+          kwargs: this.#kwargs,
+          name: this.#name,
+          identity: this.#identity,
+          daemon: this.#daemon,
+          authkey: this.#authkey,
+          parentName: currentProcess().name,
+          env: this.#env,
+          cwd: this.#cwd,
+          stdio: this.#stdio,
+        });
+        launched = result.launched;
+        this.#streams = result.streams;
+      }
+    }
+    const popen = new Popen(launched);
+    this.#popen = popen;
+    // Like CPython (bpo-30775): the parent no longer needs these.
+    this.#target = null;
+    this.#args = [];
+    this.#kwargs = null;
+    addChild(this, popen);
+    finalizer.register(this, popen, popen);
+  }
+
+  /** Waits for the child to end, or `timeout` seconds; never rejects on timeout. */
+  join(timeout?: number | null): Promise<void> {
+    let popen: Popen;
+    let seconds: number | null;
+    try {
+      popen = this.#checkJoin();
+      seconds = validateTimeout(timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return popen.wait(seconds).then(() => {
+      if (popen.status !== null) removeChild(this);
+    });
+  }
+
+  /** Blocks the thread until the child ends, or `timeout` seconds. */
+  joinSync(timeout?: number | null): void {
+    const popen = this.#checkJoin();
+    popen.waitSync(validateTimeout(timeout));
+    if (popen.status !== null) removeChild(this);
+  }
+
+  isAlive(): boolean {
+    this.#checkClosed();
+    if (this.#current) return true;
+    if (this.#parentPid !== process.pid) throw new ProcessError('ERR_PROCESS_NOT_CHILD', 'can only test a child process');
+    if (this.#popen === null) return false;
+    if (this.#popen.poll() === null) return true;
+    removeChild(this);
+    return false;
+  }
+
+  /** SIGTERM to the child; a no-op once it has exited. */
+  terminate(): void {
+    this.#signal(SIGNALS.SIGTERM);
+  }
+
+  /** SIGKILL to the child; a no-op once it has exited. */
+  kill(): void {
+    this.#signal(SIGNALS.SIGKILL);
+  }
+
+  /** SIGINT to the child; a no-op once it has exited. */
+  interrupt(): void {
+    this.#signal(SIGNALS.SIGINT);
+  }
+
+  /** Releases the sentinel and the stdio streams; a second call is a no-op. */
+  close(): void {
+    if (this.#closed || this.#current) return;
+    const popen = this.#popen;
+    if (popen !== null) {
+      if (popen.poll() === null) {
+        throw new ProcessError(
+          'ERR_PROCESS_RUNNING',
+          'Cannot close a process while it is still running. You should first call join() or terminate().',
+        );
+      }
+      finalizer.unregister(popen);
+      popen.close();
+      removeChild(this);
+    }
+    for (const stream of this.#streams) stream?.destroy();
+    this.#streams = [];
+    this.#popen = null;
+    this.#target = null;
+    this.#args = [];
+    this.#kwargs = null;
+    this.#closed = true;
+  }
+
+  get name(): string {
+    return this.#name;
+  }
+
+  set name(value: string) {
+    this.#name = validateString(value, 'name');
+  }
+
+  get daemon(): boolean {
+    return this.#daemon;
+  }
+
+  set daemon(value: boolean) {
+    if (this.#popen !== null) throw new ProcessError('ERR_PROCESS_STARTED', 'process has already started');
+    this.#daemon = validateBoolean(value, 'daemon');
+  }
+
+  get authkey(): Buffer {
+    return this.#authkey;
+  }
+
+  set authkey(value: Buffer | Uint8Array) {
+    if (!(value instanceof Uint8Array)) throw invalidArgType('authkey', 'an instance of Buffer or Uint8Array', value);
+    this.#authkey = Buffer.from(value);
+  }
+
+  get pid(): number | null {
+    this.#checkClosed();
+    if (this.#current) return process.pid;
+    return this.#popen === null ? null : this.#popen.pid;
+  }
+
+  get ident(): number | null {
+    return this.pid;
+  }
+
+  /** multiprocessing's exit code: null while running; reaps without blocking. */
+  get exitCode(): number | null {
+    this.#checkClosed();
+    if (this.#popen === null) return null;
+    return this.#popen.poll();
+  }
+
+  /** The signal's name when the child was killed by a signal, else null. */
+  get signalCode(): string | null {
+    const code = this.exitCode;
+    if (code === null || code >= 0) return null;
+    return binding.signalName(-code);
+  }
+
+  /** An fd that becomes readable when the child ends and stays so until close(). */
+  get sentinel(): number {
+    this.#checkClosed();
+    if (this.#popen === null) throw notStartedError();
+    return this.#popen.sentinel;
+  }
+
+  /** With stdio 'pipe': a writable stream to the child's stdin, else null. */
+  get stdin(): Duplex | null {
+    return this.#streams[0] ?? null;
+  }
+
+  /** With stdio 'pipe': a readable stream of the child's stdout, else null. */
+  get stdout(): Duplex | null {
+    return this.#streams[1] ?? null;
+  }
+
+  /** With stdio 'pipe': a readable stream of the child's stderr, else null. */
+  get stderr(): Duplex | null {
+    return this.#streams[2] ?? null;
+  }
+
+  /** Every stdio stream by child fd (null where the entry was not 'pipe'). */
+  get stdio(): Array<Duplex | null> {
+    return [...this.#streams];
+  }
+
+  toString(): string {
+    const info = [this.#main ? '_MainProcess' : this.constructor.name, `name=${pyRepr(this.#name)}`];
+    if (this.#popen !== null) info.push(`pid=${this.#popen.pid}`);
+    info.push(`parent=${this.#parentPid ?? 'None'}`);
+    let exitCode: number | null = null;
+    if (this.#current) info.push('started');
+    else if (this.#closed) info.push('closed');
+    else if (this.#parentPid !== process.pid) info.push('unknown');
+    else if (this.#popen === null) info.push('initial');
+    else {
+      exitCode = this.#popen.poll();
+      info.push(exitCode === null ? 'started' : 'stopped');
+    }
+    if (exitCode !== null) info.push(`exitcode=${exitCodeName(exitCode)}`);
+    if (this.#daemon) info.push('daemon');
+    return `<${info.join(' ')}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
+  #checkClosed(): void {
+    if (this.#closed) throw closedError();
+  }
+
+  #checkJoin(): Popen {
+    this.#checkClosed();
+    if (this.#current || this.#parentPid !== process.pid) {
+      throw new ProcessError('ERR_PROCESS_NOT_CHILD', 'can only join a child process');
+    }
+    if (this.#popen === null) throw new ProcessError('ERR_PROCESS_NOT_STARTED', 'can only join a started process');
+    return this.#popen;
+  }
+
+  #signal(signal: number): void {
+    this.#checkClosed();
+    if (this.#popen === null) throw notStartedError();
+    this.#popen.sendSignal(signal);
+  }
+
+  #targetSpec(): TargetSpec {
+    const target = this.#target;
+    if (target === null) return { kind: 'none' };
+    if (typeof target === 'function') return { kind: 'source', source: functionSource(target) };
+    return { kind: 'module', module: moduleSpecifier(target.module), export: target.export ?? 'default' };
+  }
+
+  // A subclass travels by reference: `static module = import.meta.url`
+  // (and optionally `static export = 'Name'`, default the class name).
+  #classRef(): { module: string; export: string } | null {
+    const cls = this.constructor as typeof Process & { module?: unknown; export?: unknown };
+    if (cls === Process) return null;
+    const module = Object.hasOwn(cls, 'module') ? cls.module : undefined;
+    if (typeof module !== 'string' && !(module instanceof URL)) {
+      throw new ProcessError(
+        'ERR_TARGET_NOT_TRANSFERABLE',
+        `Process subclass '${cls.name}' cannot be carried to a 'spawn' child: give it ` +
+          `\`static module = import.meta.url\` and export it from that module, or use the 'fork' start method`,
+      );
+    }
+    const name = Object.hasOwn(cls, 'export') ? cls.export : cls.name;
+    if (typeof name !== 'string' || name === '') {
+      throw new ProcessError('ERR_TARGET_NOT_TRANSFERABLE', `Process subclass has no export name: set \`static export = '<name>'\``);
+    }
+    return { module: moduleSpecifier(module), export: name };
+  }
+
+  // The fork child runs this Process object itself: any target, closure or
+  // subclass works, and args need not be cloneable.
+  #launchFork(): Launched {
+    if (this.#env !== null || this.#cwd !== null || this.#stdio !== null) {
+      throw new ProcessError('ERR_START_METHOD_UNSUPPORTED', "the 'fork' start method does not take env, cwd or stdio; use 'spawn'");
+    }
+    livenessReadEnd(); // the child keeps its read end as parentProcess().sentinel
+    const parentName = currentProcess().name;
+    const parentPid = process.pid;
+    return launchFork(() => {
+      const parentSentinel = dropInheritedLiveness()!;
+      const record: SelfRecord = {
+        name: this.#name,
+        identity: this.#identity,
+        daemon: this.#daemon,
+        authkey: this.#authkey,
+        parentPid,
+        parentName,
+        parentSentinel,
+      };
+      this.#current = true;
+      this.#popen = null;
+      becomeChild(this, record);
+      return runProcessTarget(this);
+    });
+  }
+}
+
+/** The main process's own record (name 'MainProcess', a fresh 32-byte authkey). */
+export function makeMainProcess(): Process {
+  return makeMainProcessImpl();
+}
+
+/** In a spawned child: this process's own Process object (maybe a subclass instance). */
+export function restoreProcess(
+  cls: typeof Process,
+  record: SelfRecord,
+  target: Target | TargetRef | null,
+  args: unknown[],
+  kwargs: Record<string, unknown> | null,
+): Process {
+  return restoreProcessImpl(cls, record, target, args, kwargs);
+}
