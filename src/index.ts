@@ -7,3 +7,15 @@ export type { WaitStatus } from './binding.js';
 export { ProcessError, type ProcessErrorCode } from './errors.js';
 export { registerAtFork, type AtForkHooks } from './atfork.js';
 export { Pipe, Connection, wait, waitSync, type ConnectionOptions, type Waitable } from './connection.js';
+export { Process, type ProcessOptions, type Target, type TargetRef } from './process.js';
+export {
+  currentProcess,
+  parentProcess,
+  activeChildren,
+  setStartMethod,
+  getStartMethod,
+  getAllStartMethods,
+  cpuCount,
+  type ParentProcess,
+  type StartMethod,
+} from './context.js';
