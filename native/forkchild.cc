@@ -1,0 +1,345 @@
+// The fork start method's native half: fork with a sentinel, and the two
+// things only C can do for the child — make the parent's I/O handles inert
+// and flush stdout/stderr on the way out (DESIGN.md, "Forking a Node
+// process", items 3, 4 and 6). The policy around it is src/forkstart.ts.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+
+#include <uv.h>
+#include <v8.h>
+
+#include "common.h"
+
+namespace pp {
+
+int ForkProcess(Napi::Env env);  // fork.cc
+
+namespace {
+
+uv_loop_t* Loop(Napi::Env env) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    throw Napi::Error::New(env, "cannot get the event loop");
+  }
+  return loop;
+}
+
+int Dup3Retry(int from, int to, int flags) {
+  int rc;
+  do rc = dup3(from, to, flags);
+  while (rc < 0 && (errno == EINTR || errno == EBUSY));
+  return rc;
+}
+
+// What the walk needs: fds to put under the parent's handles, made lazily.
+struct Inert {
+  // Read end of a pipe whose write end stays open here: never readable,
+  // never writable, and pollable (epoll refuses /dev/null with EPERM, which
+  // libuv answers with abort()).
+  int dead = -1;
+  // Read end of a pipe whose write end is closed: always at end-of-file.
+  int eof = -1;
+  bool stdin_handled = false;
+  int count = 0;
+
+  int Dead() {
+    if (dead < 0) {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) < 0) return -1;
+      dead = p[0];  // p[1] is kept open on purpose (one fd, for life).
+    }
+    return dead;
+  }
+
+  int Eof() {
+    if (eof < 0) {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) < 0) return -1;
+      close(p[1]);
+      eof = p[0];
+    }
+    return eof;
+  }
+};
+
+// After uv_loop_fork the child's new epoll re-registers every watcher it
+// inherited, so the parent's listening sockets would accept here and its
+// connections would be read here. Closing the handles (uv_close) would
+// leave Node's JS wrappers thinking they are open, and a later close() from
+// an inherited 'exit' listener or timer would hit libuv's double-close
+// assert. Instead the fd under each handle is replaced by an inert pipe
+// (dup3), so the wrappers stay consistent, the kernel objects are no longer
+// held by this process (a peer sees the parent's close as it should), and
+// no event ever fires. The handle is unref'd so it keeps nothing alive.
+void NeutralizeHandle(uv_handle_t* handle, void* arg) {
+  Inert* inert = static_cast<Inert*>(arg);
+  if (uv_is_closing(handle)) return;
+  switch (handle->type) {
+    case UV_TCP:
+    case UV_NAMED_PIPE:
+    case UV_UDP:
+    case UV_TTY: {
+      uv_os_fd_t fd = -1;
+      if (uv_fileno(handle, &fd) != 0 || fd < 0) return;
+      // stdout/stderr stay: the child prints through the same streams.
+      if (fd == 1 || fd == 2) return;
+      // stdin: the child must not read the parent's input; it gets EOF,
+      // as CPython's children get /dev/null.
+      int target = fd == 0 ? inert->Eof() : inert->Dead();
+      if (target < 0 || Dup3Retry(target, fd, fd == 0 ? 0 : O_CLOEXEC) < 0) return;
+      if (fd == 0) inert->stdin_handled = true;
+      uv_unref(handle);
+      inert->count++;
+      return;
+    }
+    case UV_PROCESS:
+      // The parent's children are not ours; their exit never reaches us.
+      uv_unref(handle);
+      return;
+    case UV_FS_EVENT:
+      // inotify watches were re-created by uv_loop_fork: stop them, or the
+      // parent's fs.watch callbacks would run here.
+      uv_fs_event_stop(reinterpret_cast<uv_fs_event_t*>(handle));
+      uv_unref(handle);
+      return;
+    case UV_FS_POLL:
+      uv_fs_poll_stop(reinterpret_cast<uv_fs_poll_t*>(handle));
+      uv_unref(handle);
+      return;
+    default:
+      // Timers, async, check/idle/prepare and signals are Node's own
+      // machinery, which the child needs. Poll handles belong to addons:
+      // ours (src/watch.ts) drop theirs in an at-fork hook.
+      return;
+  }
+}
+
+// forkChild(): fork with a sentinel. Parent: { pid, pidfd, sentinel }.
+// Child: { pid: 0, sentinelWrite } with the parent's handles made inert.
+Napi::Value ForkChild(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uv_loop_t* loop = Loop(env);
+  bool use_pidfd = PidfdEnabled();
+  // Pipe fallback: the child holds the only write end; the sentinel (read
+  // end) reads EOF when the child and everything that inherited the write
+  // end are gone. Both ends CLOEXEC: exec'd programs never hold it.
+  int p[2] = {-1, -1};
+  if (!use_pidfd && pipe2(p, O_CLOEXEC) < 0) ThrowErrno(env, errno, "pipe");
+  int pid;
+  try {
+    pid = ForkProcess(env);
+  } catch (...) {
+    if (p[0] >= 0) close(p[0]);
+    if (p[1] >= 0) close(p[1]);
+    throw;
+  }
+  Napi::Object result = Napi::Object::New(env);
+  if (pid == 0) {
+    if (p[0] >= 0) close(p[0]);
+    Inert inert;
+    uv_walk(loop, NeutralizeHandle, &inert);
+    if (!inert.stdin_handled) {
+      // No handle reads stdin yet; give fd 0 end-of-file all the same, so a
+      // process.stdin created later cannot read the parent's input.
+      int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (null_fd >= 0) {
+        if (null_fd != 0) {
+          Dup3Retry(null_fd, 0, 0);
+          close(null_fd);
+        } else {
+          fcntl(0, F_SETFD, 0);
+        }
+      }
+    }
+    if (inert.dead >= 0) close(inert.dead);  // its dup3 copies remain
+    if (inert.eof >= 0) close(inert.eof);
+    result.Set("pid", Napi::Number::New(env, 0));
+    result.Set("sentinelWrite", p[1] >= 0 ? Napi::Number::New(env, p[1]) : env.Null());
+    result.Set("neutralized", Napi::Number::New(env, inert.count));
+    return result;
+  }
+  if (p[1] >= 0) close(p[1]);
+  int pidfd = -1;
+  if (use_pidfd) {
+    // Race-free: the child cannot be reaped (and its pid reused) before we
+    // wait for it.
+    pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) {
+      int err = errno;
+      kill(pid, SIGKILL);
+      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      ThrowErrno(env, err, "pidfd_open");
+    }
+  }
+  result.Set("pid", Napi::Number::New(env, pid));
+  result.Set("pidfd", pidfd >= 0 ? Napi::Number::New(env, pidfd) : env.Null());
+  result.Set("sentinel", Napi::Number::New(env, pidfd >= 0 ? pidfd : p[0]));
+  return result;
+}
+
+// Writes all of [data, data+len) to fd, waiting for POLLOUT when the fd is
+// non-blocking and full. Returns false on a write error (reader gone).
+bool WriteAll(int fd, const char* data, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n > 0) {
+      data += n;
+      len -= static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd pfd = {fd, POLLOUT, 0};
+      if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return false;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+struct FlushState {
+  std::vector<int> pending;  // fds 1/2 whose handle still had writes queued
+};
+
+// On the exit path the loop will not run again, so what libuv still holds
+// for stdout/stderr (a pipe reader was slower than the writer) is written
+// here, in order: each queued request from its current buffer on (libuv
+// advances bufs/write_index as it writes partially).
+void FlushHandle(uv_handle_t* handle, void* arg) {
+  FlushState* state = static_cast<FlushState*>(arg);
+  if (uv_is_closing(handle)) return;
+  if (handle->type != UV_TCP && handle->type != UV_NAMED_PIPE && handle->type != UV_TTY) return;
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(handle, &fd) != 0 || (fd != 1 && fd != 2)) return;
+  uv_stream_t* stream = reinterpret_cast<uv_stream_t*>(handle);
+  bool any = false;
+  for (struct uv__queue* q = stream->write_queue.next; q != &stream->write_queue; q = q->next) {
+    uv_write_t* req = reinterpret_cast<uv_write_t*>(reinterpret_cast<char*>(q) - offsetof(uv_write_t, queue));
+    any = true;
+    for (unsigned int i = req->write_index; i < req->nbufs; i++) {
+      if (!WriteAll(fd, req->bufs[i].base, req->bufs[i].len)) return;
+    }
+  }
+  // Completed requests whose JS callback has not run yet: the stream may
+  // hold more data in its own buffer behind them.
+  if (any || stream->write_completed_queue.next != &stream->write_completed_queue) {
+    state->pending.push_back(fd);
+  }
+}
+
+// forkFlushStdio(): [fds whose JS stream may still buffer data].
+Napi::Value ForkFlushStdio(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  FlushState state;
+  uv_walk(Loop(env), FlushHandle, &state);
+  Napi::Array out = Napi::Array::New(env, state.pending.size());
+  for (size_t i = 0; i < state.pending.size(); i++) out.Set(i, Napi::Number::New(env, state.pending[i]));
+  return out;
+}
+
+// forkWriteAll(fd, buffer): blocking write of everything, even on a
+// non-blocking fd; false if the reader is gone.
+Napi::Value ForkWriteAll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 2);
+  int fd = ArgInt(info, 0, "fd", 0, INT32_MAX);
+  if (!info[1].IsBuffer()) ThrowTypeError(env, "The \"data\" argument must be an instance of Buffer");
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  return Napi::Boolean::New(env, WriteAll(fd, data.Data(), data.Length()));
+}
+
+// The child must not return into the code that called fork: the caller's
+// frames (user code after `p.start()`, a promise chain in flight) belong to
+// the parent's story. And the child's target needs a normal event loop with
+// working promises, which a nested loop cannot give when fork was called
+// from inside a microtask (V8 does not run microtasks re-entrantly).
+// So the child schedules its continuation as a fresh top-level callback on
+// the loop, then terminates the current JS execution: a termination unwinds
+// every JS frame without running catch or finally blocks, and drops the
+// pending microtasks (the parent's). Once it reaches the bottom of the
+// stack V8 clears it, and the loop calls the continuation with a clean
+// stack. (TerminateExecution is the one V8 API this addon uses: N-API has
+// no equivalent.)
+struct Continuation {
+  uv_idle_t idle;
+  // Keeps the child's loop alive until it leaves through its exit path.
+  // Liveness is not trustworthy in the child: the termination skipped the
+  // bookkeeping of the frames it unwound (Node's timer ref count), and
+  // inherited threadpool requests never complete. So the child lives until
+  // childMain settles or process.exit(), like a Python target that blocks.
+  uv_async_t keepalive;
+  napi_env env;
+  napi_ref fn;
+};
+
+void RunContinuation(uv_idle_t* idle) {
+  Continuation* c = reinterpret_cast<Continuation*>(idle);
+  uv_idle_stop(idle);
+  // No JS frame is left: the termination has done its work. V8 keeps
+  // reporting it until it is cancelled, and would refuse to run JS.
+  v8::Isolate::GetCurrent()->CancelTerminateExecution();
+  napi_env env = c->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value fn, global, result;
+  napi_get_reference_value(env, c->fn, &fn);
+  napi_delete_reference(env, c->fn);
+  napi_get_global(env, &global);
+  // make_callback: a top-level callback scope, so nextTicks and microtasks
+  // run when it returns, as after any libuv callback.
+  if (napi_make_callback(env, nullptr, global, fn, 0, nullptr, &result) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+  napi_close_handle_scope(env, scope);
+  // The continuation stays allocated: the child ends with _exit.
+}
+
+// V8 keeps a termination in force until it is cancelled, and Node, seeing
+// an empty result at the bottom of the stack, may call straight back into
+// JS (RunTimers retries processTimers in a loop). So the termination is
+// cancelled the moment the outermost JS call has unwound, from V8's
+// call-completed callback, which fires exactly then.
+void CancelAfterUnwind(v8::Isolate* isolate) {
+  isolate->RemoveCallCompletedCallback(CancelAfterUnwind);
+  isolate->CancelTerminateExecution();
+}
+
+// forkContinue(fn): see above. Never returns to its caller's frames.
+Napi::Value ForkContinue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 1);
+  if (!info[0].IsFunction()) ThrowTypeError(env, "The \"fn\" argument must be of type function");
+  auto* c = new Continuation();
+  c->env = env;
+  napi_create_reference(env, info[0], 1, &c->fn);
+  uv_loop_t* loop = Loop(env);
+  uv_async_init(loop, &c->keepalive, nullptr);
+  uv_idle_init(loop, &c->idle);
+  uv_idle_start(&c->idle, RunContinuation);
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  isolate->AddCallCompletedCallback(CancelAfterUnwind);
+  isolate->TerminateExecution();
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitForkChild(Napi::Env env, Napi::Object exports) {
+  exports.Set("forkChild", Napi::Function::New(env, ForkChild, "forkChild"));
+  exports.Set("forkFlushStdio", Napi::Function::New(env, ForkFlushStdio, "forkFlushStdio"));
+  exports.Set("forkContinue", Napi::Function::New(env, ForkContinue, "forkContinue"));
+  exports.Set("forkWriteAll", Napi::Function::New(env, ForkWriteAll, "forkWriteAll"));
+}
+
+}  // namespace pp

@@ -1,0 +1,170 @@
+// The 'fork' start method's launch: fork this Node process and run
+// `childMain` in the copy (DESIGN.md, "Forking a Node process").
+//
+// Parent: returns { pid, pidfd, sentinel } right after the fork.
+// Child: never returns to the caller. It makes the parent's I/O handles
+// inert (native), runs the at-fork hooks (pid, Math.random, randomUUID,
+// the user's), then runs childMain() from a clean stack and leaves through
+// its own exit path: 'exit' listeners, stdout/stderr flushed, _exit(code).
+// Node's normal teardown must never run in a fork child: it crashes there.
+import { inspect } from 'node:util';
+import './forkstate.js';
+import { binding, type NativeForkChildInChild, type NativeSpawnResult } from './binding.js';
+import { registerAtFork, runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './atfork.js';
+import { invalidArgType } from './errors.js';
+import { assertForkSafe } from './forksafety.js';
+
+export interface ForkStarted {
+  pid: number;
+  /** The child's pidfd, or null on the pipe fallback (POSIX_PROCESS_NO_PIDFD=1, old kernels). */
+  pidfd: number | null;
+  /** Readable once the child has ended: the pidfd, or a pipe's read end. */
+  sentinel: number;
+}
+
+// In a fork child on the pipe fallback: the write end of its own sentinel.
+// Only this process may hold it, so any process forked from here (a
+// grandchild, through either fork path) closes its inherited copy first.
+let heldSentinel: number | null = null;
+
+registerAtFork({
+  afterInChild() {
+    if (heldSentinel !== null) {
+      binding.close(heldSentinel);
+      heldSentinel = null;
+    }
+  },
+});
+
+function isChild(result: NativeSpawnResult | NativeForkChildInChild): result is NativeForkChildInChild {
+  return result.pid === 0;
+}
+
+/**
+ * Forks this process. In the parent: the child's pid and sentinel. In the
+ * child: runs `childMain` and exits with the code it resolves to (when 0,
+ * `process.exitCode` is honoured, as at a normal Node exit); never returns.
+ * Throws ERR_FORK_UNSAFE unless node runs with --single-threaded.
+ */
+export function forkChild(childMain: () => Promise<number>): ForkStarted {
+  if (typeof childMain !== 'function') throw invalidArgType('childMain', 'of type function', childMain);
+  assertForkSafe();
+  runBeforeFork();
+  let result: NativeSpawnResult | NativeForkChildInChild;
+  try {
+    result = binding.forkChild();
+  } catch (error) {
+    // As CPython: the parent's after-hooks run whether or not fork worked.
+    runAfterForkInParent();
+    throw error;
+  }
+  if (isChild(result)) return enterChild(result, childMain);
+  runAfterForkInParent();
+  return { pid: result.pid, pidfd: result.pidfd, sentinel: result.sentinel };
+}
+
+function enterChild(result: NativeForkChildInChild, childMain: () => Promise<number>): never {
+  installExitPath();
+  runAfterForkInChild();
+  heldSentinel = result.sentinelWrite;
+  clearAsyncIdStack();
+  binding.forkContinue(() => {
+    let main: Promise<number>;
+    try {
+      main = Promise.resolve(childMain());
+    } catch (error) {
+      main = Promise.reject(error);
+    }
+    main.then(
+      (code) => {
+        // A code from childMain wins; 0 leaves process.exitCode in charge.
+        if (typeof code === 'number' && code !== 0) process.exit(code);
+        process.exit();
+      },
+      (error: unknown) => strayError(error),
+    );
+  });
+  // The termination requested above is delivered at the next interrupt
+  // check; this loop's back edge is one. No frame of the caller resumes.
+  for (;;) {
+    // spin until terminated
+  }
+}
+
+// The termination skips the JS code that pops async contexts (a timer's,
+// a promise's), and Node's native callback scope below would then find the
+// async id stack corrupted and abort. Node empties that stack itself after
+// an uncaught exception; the child does the same before unwinding, with
+// the same binding function (process.binding's allow-list has async_wrap).
+interface AsyncWrapBinding {
+  clearAsyncIdStack(): void;
+}
+
+function clearAsyncIdStack(): void {
+  const legacy = process as unknown as { binding(name: 'async_wrap'): AsyncWrapBinding };
+  // Reaching it warns DEP0111; the warning is about user code, not this.
+  const quiet = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    legacy.binding('async_wrap').clearAsyncIdStack();
+  } finally {
+    process.noDeprecation = quiet;
+  }
+}
+
+// --- The child's exit path -------------------------------------------------
+
+let exitPathInstalled = false;
+
+function installExitPath(): void {
+  // A grandchild inherits the handlers already installed: nothing to add.
+  if (exitPathInstalled) return;
+  exitPathInstalled = true;
+  // process.exit() emits 'exit' (listeners may still set process.exitCode)
+  // and then calls process.reallyExit(code); that is the last step before
+  // Node's teardown, so the child leaves from there. The same path serves
+  // an explicit process.exit(n) in the target and the end of childMain.
+  Object.defineProperty(process, 'reallyExit', {
+    value: leave,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+  // Without a listener Node would end the process on an uncaught error (or
+  // unhandled rejection, which Node raises as one) through its teardown.
+  process.on('uncaughtException', strayError);
+}
+
+function strayError(error: unknown): void {
+  flushStdio();
+  const text = error instanceof Error && typeof error.stack === 'string' ? error.stack : `Uncaught ${inspect(error)}`;
+  binding.forkWriteAll(2, Buffer.from(`${text}\n`));
+  process.exitCode = 1;
+  process.exit(1);
+}
+
+function leave(code: unknown): never {
+  flushStdio();
+  // reallyExit's native code takes ToInt32 of its argument; _exit keeps & 0xff.
+  return binding.exit(Number(code) | 0);
+}
+
+// Whatever stdout/stderr still hold goes out before _exit: first what libuv
+// queued (native), then what the JS stream buffered behind it.
+function flushStdio(): void {
+  for (const fd of binding.forkFlushStdio()) {
+    const stream = fd === 1 ? process.stdout : process.stderr;
+    const pending = (stream as NodeJS.WriteStream & { writableBuffer?: Array<{ chunk: unknown; encoding: string }> })
+      .writableBuffer;
+    for (const { chunk, encoding } of pending ?? []) {
+      const data = Buffer.isBuffer(chunk)
+        ? chunk
+        : typeof chunk === 'string'
+          ? Buffer.from(chunk, encoding as BufferEncoding)
+          : chunk instanceof Uint8Array
+            ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+            : null;
+      if (data !== null && !binding.forkWriteAll(fd, data)) break;
+    }
+  }
+}
