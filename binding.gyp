@@ -10,6 +10,7 @@
         "native/errors.cc",
         "native/spawn.cc",
         "native/fork.cc",
+        "native/forkchild.cc",
         "native/wait.cc",
         "native/signal.cc",
         "native/poll.cc"
