@@ -68,7 +68,9 @@ function enterChild(result: NativeForkChildInChild, childMain: () => Promise<num
   runAfterForkInChild();
   heldSentinel = result.sentinelWrite;
   clearAsyncIdStack();
+  unwinding = true;
   binding.forkContinue(() => {
+    unwinding = false;
     let main: Promise<number>;
     try {
       main = Promise.resolve(childMain());
@@ -116,6 +118,11 @@ function clearAsyncIdStack(): void {
 
 let exitPathInstalled = false;
 
+// While the termination unwinds the caller's frames, native code below
+// them may report the failed call as an uncaught exception (an addon's
+// callback wrapper does): that is the unwinding itself, not an error.
+let unwinding = false;
+
 function installExitPath(): void {
   // A grandchild inherits the handlers already installed: nothing to add.
   if (exitPathInstalled) return;
@@ -136,6 +143,7 @@ function installExitPath(): void {
 }
 
 function strayError(error: unknown): void {
+  if (unwinding) return;
   flushStdio();
   const text = error instanceof Error && typeof error.stack === 'string' ? error.stack : `Uncaught ${inspect(error)}`;
   binding.forkWriteAll(2, Buffer.from(`${text}\n`));
