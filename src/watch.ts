@@ -3,6 +3,7 @@
 // one native Watcher per fd and fans readiness out to one-shot subscribers:
 // a Process reaping its child and a wait() over the same sentinel can both
 // listen. No thread, no threadpool work, no polling loop.
+import { registerAtFork } from './atfork.js';
 import { binding, type NativeWatcher } from './binding.js';
 
 interface Subscriber {
@@ -81,3 +82,13 @@ export function whenReadable(fd: number, callback: () => void, options: { ref?: 
 export function watchedFdCount(): number {
   return entries.size;
 }
+
+// A fork child inherits the parent's watchers (its children's sentinels, its
+// pending recv()s); their subscribers are the parent's business and must not
+// fire here. Drop them all; the child's own whenReadable() calls start afresh.
+registerAtFork({
+  afterInChild() {
+    for (const entry of entries.values()) entry.watcher.close();
+    entries.clear();
+  },
+});
