@@ -76,8 +76,15 @@ describe('fork child: stdio', () => {
     expect(out.stdout.startsWith('from child\n')).to.equal(true);
   });
 
-  it('3 MB written to a pipe stdout is all flushed before _exit, in order', () => {
-    const out = run('big-stdout', 3000);
+  it('3 MB written to a slowly read pipe stdout is all flushed before _exit, in order', () => {
+    // The reader starts after 1 s: the child's writes queue in libuv and in
+    // the stream, and only the exit path's flush gets them out.
+    const result = spawnSync('/bin/sh', ['-c', `"$0" --single-threaded "$1" big-stdout 3000 | (sleep 1; cat)`, process.execPath, fixture], {
+      encoding: 'utf8',
+      timeout: 20000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const out = { stdout: result.stdout, stderr: result.stderr, ...JSON.parse(result.stdout.trimEnd().split('\n').at(-1)) };
     expect(out.exitCode).to.equal(0);
     const lines = out.stdout.split('\n');
     const xs = lines.filter((l) => l.startsWith('x'));
