@@ -90,20 +90,20 @@ export function which(name) {
   return null;
 }
 
+/** A fresh temp dir for compiled helpers; remove it with fs.rmSync when done. */
+export function makeTempDir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'posix-process-bench-'));
+}
+
 /**
- * Compiles a C worker with `cc -O2` into a fresh temp dir.
- * Returns { file, cleanup } or { skip: reason }.
+ * Compiles bench/workers/<sourceName> with `cc` into `dir`.
+ * Returns { file } or { skip: reason }.
  */
-export function compileC(sourceName) {
+export function compileC(sourceName, dir, flags = ['-O2']) {
   const cc = which('cc');
   if (!cc) return { skip: 'no C compiler (cc) on PATH' };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posix-process-bench-'));
-  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
   const file = path.join(dir, path.basename(sourceName, '.c'));
-  const r = spawnSync(cc, ['-O2', '-o', file, path.join(WORKERS_DIR, sourceName)], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    cleanup();
-    return { skip: `cc failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}` };
-  }
-  return { file, cleanup };
+  const r = spawnSync(cc, [...flags, '-o', file, path.join(WORKERS_DIR, sourceName)], { encoding: 'utf8' });
+  if (r.status !== 0) return { skip: `cc ${sourceName} failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}` };
+  return { file };
 }

@@ -4,7 +4,7 @@
 // forked child or keeps the loop busy); replies go to stdout with a marker.
 //
 //   node node-worker.js --ops <spawn|process|fork> [--hold-buffers-mb N] [--hold-heap-mb N]
-//   stdin:  "<op> <iterations>\n"   stdout: "@@BENCH {"samples":[ns,...]}\n"
+//   stdin:  "<op> <iterations> [argument]\n"   stdout: "@@BENCH {"samples":[ns,...]}\n"
 import fs from 'node:fs';
 import { holdBuffers, holdHeap } from './hold.js';
 
@@ -57,7 +57,7 @@ async function main() {
   reply({ ready: true, rssKb: Math.round(mem.rss / 1024), heapUsedKb: Math.round(mem.heapUsed / 1024) });
 
   for (let line = readLineSync(); line !== null; line = readLineSync()) {
-    const [op, itersText] = line.trim().split(/\s+/);
+    const [op, itersText, arg] = line.trim().split(/\s+/);
     const iters = Number(itersText);
     const fn = ops[op];
     if (typeof fn !== 'function' || !(iters > 0)) {
@@ -68,7 +68,7 @@ async function main() {
     try {
       for (let i = 0; i < iters; i++) {
         const t0 = process.hrtime.bigint();
-        const r = fn();
+        const r = fn(arg);
         if (r !== undefined && typeof r.then === 'function') await r;
         samples[i] = Number(process.hrtime.bigint() - t0);
       }

@@ -3,7 +3,8 @@
  * (optional) held memory is touched once, not once per round.
  *
  *   spawn-floor [--hold-mb N]
- *   stdin:  "<vfork|posix_spawn> <iterations>\n" per round
+ *   stdin:  "<vfork|posix_spawn> <iterations> [program]\n" per round
+ *           (program defaults to /bin/true; it is run with no arguments)
  *   stdout: "@@BENCH {\"samples\":[ns,...]}\n" (or {"error":"..."}) per round
  */
 #define _GNU_SOURCE
@@ -18,7 +19,8 @@
 
 extern char **environ;
 
-static char *const kArgv[] = {"/bin/true", NULL};
+static char program[4096] = "/bin/true";
+static char *const kArgv[] = {program, NULL};
 
 static long long now_ns(void) {
   struct timespec t;
@@ -81,7 +83,8 @@ int main(int argc, char **argv) {
   while (fgets(line, sizeof line, stdin) != NULL) {
     char op[32];
     int iters;
-    if (sscanf(line, "%31s %d", op, &iters) != 2 || iters <= 0) {
+    strcpy(program, "/bin/true");
+    if (sscanf(line, "%31s %d %4095s", op, &iters, program) < 2 || iters <= 0) {
       printf("@@BENCH {\"error\":\"bad command\"}\n");
       fflush(stdout);
       continue;
@@ -102,7 +105,7 @@ int main(int argc, char **argv) {
       samples[i] = now_ns() - t0;
     }
     if (failed) {
-      printf("@@BENCH {\"error\":\"%s: /bin/true did not spawn and exit 0 (errno %d)\"}\n", op, errno);
+      printf("@@BENCH {\"error\":\"%s: %s did not spawn and exit 0 (errno %d)\"}\n", op, program, errno);
     } else {
       printf("@@BENCH {\"samples\":[");
       for (int i = 0; i < iters; i++) printf(i ? ",%lld" : "%lld", samples[i]);
