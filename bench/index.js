@@ -1,9 +1,11 @@
 // Programmatic entry: runBenchmarks() runs the chosen suites and returns
 // their rows; bench/run.js (npm run bench) and the CLI print them.
 import { leftoverChildren } from './harness.js';
+import * as forkSuite from './suites/fork.js';
+import * as processSpawnSuite from './suites/process-spawn.js';
 import * as spawnSuite from './suites/spawn.js';
 
-export const SUITES = [spawnSuite];
+export const SUITES = [spawnSuite, processSpawnSuite, forkSuite];
 
 const DEFAULTS = { rounds: 30, budgetMs: 40 };
 const QUICK = { rounds: 4, budgetMs: 8 };
@@ -36,7 +38,13 @@ export async function runBenchmarks({ suites, rounds, quick = false, onProgress 
       continue;
     }
     const onTick = (label) => onProgress(++done, total, `${s.name}: ${label}`);
-    const r = await s.run({ ...settings, onTick });
+    let r;
+    try {
+      r = await s.run({ ...settings, onTick });
+    } catch (err) {
+      // One broken suite must not hide the others' figures.
+      r = { rows: [], notes: [`FAILED: ${err && err.message ? err.message : err}`], targets: [] };
+    }
     const left = leftoverChildren();
     if (left.length > 0) r.notes.push(`LEFTOVER children after the suite: ${JSON.stringify(left)}`);
     results.push({ name: s.name, rows: r.rows, notes: r.notes, targets: r.targets });

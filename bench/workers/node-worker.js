@@ -49,10 +49,14 @@ function readLineSync() {
 }
 
 async function main() {
-  const { ops, teardown } = await import(`./ops-${argValue('--ops', 'spawn')}.js`);
+  const { ops, setup, teardown } = await import(`./ops-${argValue('--ops', 'spawn')}.js`);
+  if (setup) await setup();
   pending.push(holdBuffers(Number(argValue('--hold-buffers-mb', '0'))));
   pending.push(holdHeap(Number(argValue('--hold-heap-mb', '0'))));
   globalThis.benchHeld = pending; // kept alive for the worker's whole life
+  // Let start-up work settle while the loop can still run: between commands
+  // the loop is blocked in readLineSync().
+  await new Promise((resolve) => setTimeout(resolve, 50));
   const mem = process.memoryUsage();
   reply({ ready: true, rssKb: Math.round(mem.rss / 1024), heapUsedKb: Math.round(mem.heapUsed / 1024) });
 
