@@ -1,11 +1,15 @@
 // Suite "fork" (issue 4): Process start+join with the 'fork' start method,
 // from a ~50 MB parent and from one with a 1 GiB JS heap, beside Python's
-// multiprocessing 'fork' context (same two sizes) and child_process.fork.
+// multiprocessing 'fork' context (same two sizes), child_process.fork, and a
+// C floor: fork + _exit + waitpid from a C parent with the same RSS as each
+// Node parent (fork cost grows with the pages mapped, so compare like with
+// like).
 // The forking workers run under `node --single-threaded` (the fork start
 // method refuses otherwise); the benchmark process itself need not.
 import { addRatios, runCases, summarise, target } from '../harness.js';
-import { nodeWorker, which, Worker, WORKERS_DIR } from '../workers.js';
+import { compileC, makeTempDir, nodeWorker, which, Worker, WORKERS_DIR } from '../workers.js';
 import { processMissing } from './available.js';
+import fs from 'node:fs';
 import path from 'node:path';
 
 export const name = 'fork';
@@ -15,13 +19,14 @@ const HEAP_MB = 1024;
 export async function plan() {
   const missing = await processMissing('fork', ['--single-threaded']);
   if (missing) return { skip: missing };
-  return { cases: 5 + (which('python3') ? 2 : 0) };
+  return { cases: 5 + (which('python3') ? 2 : 0) + (which('cc') ? 2 : 0) };
 }
 
 export async function run({ rounds, budgetMs, onTick }) {
   const notes = [];
   const workers = [];
   const start = (w) => (workers.push(w), w);
+  const dir = makeTempDir();
   try {
     const small = start(nodeWorker('node --single-threaded', 'fork', { nodeFlags: ['--single-threaded'] }));
     const big = start(
@@ -54,11 +59,30 @@ export async function run({ rounds, budgetMs, onTick }) {
         { id: 'pythonAt1G', label: "Python multiprocessing 'fork' start+join [1 GiB]", run: (n) => pyBig.run('fork', n) },
       );
     }
+    const floor = compileC('fork-floor.c', dir);
+    if (floor.skip) notes.push(`C fork floor skipped: ${floor.skip}`);
+    else {
+      // Size each C parent to the RSS its Node counterpart has now.
+      const mb = async (w) => Math.round((await w.ready()).rssKb / 1024);
+      const cSmall = start(new Worker('C fork', floor.file, ['--hold-mb', String(await mb(small))]));
+      const cBig = start(new Worker('C fork +1GiB', floor.file, ['--hold-mb', String(await mb(big))]));
+      for (const [w, what] of [[cSmall, 'C parent'], [cBig, 'C parent (1 GiB case)']]) {
+        notes.push(`${what}: RSS ${Math.round((await w.ready()).rssKb / 1024)} MiB`);
+      }
+      cases.push(
+        { id: 'cFork', label: 'C fork + _exit + waitpid [same RSS]', run: (n) => cSmall.run('fork', n) },
+        { id: 'cForkAt1G', label: 'C fork + _exit + waitpid [same RSS as 1 GiB heap]', run: (n) => cBig.run('fork', n) },
+      );
+    }
     const samples = await runCases(cases, { rounds, budgetMs, onTick });
     const rows = summarise(cases, samples);
     addRatios(rows, [
       ['fork', 'vsPython', 'python'],
       ['fork', 'vsCpFork', 'cpFork'],
+      ['fork', 'vsCFork', 'cFork'],
+      ['forkSync', 'vsCFork', 'cFork'],
+      ['forkAt1G', 'vsCForkAt1G', 'cForkAt1G'],
+      ['python', 'vsCFork', 'cFork'],
       ['forkSync', 'vsPython', 'python'],
       ['forkAt1G', 'vsPythonAt1G', 'pythonAt1G'],
       ['forkAt1G', 'vsSmallParent', 'fork'],
@@ -74,9 +98,17 @@ export async function run({ rounds, budgetMs, onTick }) {
       `growth with a 1 GiB heap: 'fork' ${(med.forkAt1G / med.fork).toFixed(2)}x (${(med.forkAt1G / 1000).toFixed(2)} ms)` +
         (python ? `, Python ${(med.pythonAt1G / med.python).toFixed(2)}x (${(med.pythonAt1G / 1000).toFixed(2)} ms)` : ''),
     );
+    if (med.cFork !== undefined) {
+      notes.push(
+        `C floor (bare fork + _exit of a parent with the same RSS): ${(med.cFork / 1000).toFixed(3)} ms, ` +
+          `${(med.cForkAt1G / 1000).toFixed(2)} ms at the 1 GiB size; 'fork' is ${(med.fork / med.cFork).toFixed(2)}x / ` +
+          `${(med.forkAt1G / med.cForkAt1G).toFixed(2)}x of it`,
+      );
+    }
     notes.push(`child_process.fork is ${(med.cpFork / med.fork).toFixed(0)}x the 'fork' start method's time`);
     return { rows, notes, targets };
   } finally {
     await Promise.all(workers.map((w) => w.close()));
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
