@@ -10,8 +10,8 @@ import fs from 'node:fs';
  */
 
 /**
- * Calibrates each case (a discarded warm-up that also sizes its batch so a
- * batch takes about `budgetMs`), then runs `rounds` rounds; each round runs
+ * Calibrates each case (two discarded warm-up batches, the second of which
+ * sizes its batch so a batch takes about `budgetMs`), then runs `rounds` rounds; each round runs
  * every case once, starting at a different case and alternating direction,
  * so no case always runs first or after the same neighbour.
  * @returns {Promise<Map<string, number[]>>} case id -> samples (ns)
@@ -19,9 +19,12 @@ import fs from 'node:fs';
 export async function runCases(cases, { rounds, budgetMs, minIters = 2, maxIters = 500, onTick = () => {} }) {
   const iters = new Map();
   for (const c of cases) {
-    const warm = await c.run(c.minIters ?? minIters);
-    const perOp = Math.max(quantile(sorted(warm), 0.5), 1);
     const lo = c.minIters ?? minIters;
+    // The first batch pays one-time costs (JIT, first page faults): size the
+    // batches from a second one.
+    await c.run(lo);
+    // Its fastest op, so a noisy moment does not shrink the batches for good.
+    const perOp = Math.max(Math.min(...(await c.run(lo))), 1);
     const hi = c.maxIters ?? maxIters;
     iters.set(c.id, Math.min(hi, Math.max(lo, Math.round((budgetMs * 1e6) / perOp))));
     onTick(`warm-up ${c.label}`);
