@@ -10,14 +10,27 @@ export interface BenchRow {
   medianUs: number;
   p10Us: number;
   p90Us: number;
+  /** Samples behind the figures. */
+  n?: number;
   /** This case against others: a ratio, or ratios by the other case's name. */
   ratios?: number | string | Record<string, number | string | null> | null;
+}
+
+export interface BenchTarget {
+  what: string;
+  value: number;
+  op: string;
+  limit: number;
+  unit?: string;
+  met: boolean;
 }
 
 export interface BenchSuite {
   name: string;
   rows: BenchRow[];
   notes?: string | string[];
+  /** Performance targets (DESIGN.md) and whether this run met them. */
+  targets?: BenchTarget[];
 }
 
 export interface BenchResult {
@@ -79,18 +92,30 @@ function ratioText(ratios: BenchRow['ratios']): string {
 }
 
 function table(suite: BenchSuite): string {
-  const header = ['case', 'median us', 'p10 us', 'p90 us', 'ratios'];
-  const rows = suite.rows.map((r) => [String(r.case), figure(r.medianUs), figure(r.p10Us), figure(r.p90Us), ratioText(r.ratios)]);
+  const header = ['case', 'median us', 'p10 us', 'p90 us', 'n', 'ratios (median / other median)'];
+  const rows = suite.rows.map((r) => [
+    String(r.case),
+    figure(r.medianUs),
+    figure(r.p10Us),
+    figure(r.p90Us),
+    typeof r.n === 'number' ? String(r.n) : '-',
+    ratioText(r.ratios),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   // Text left, figures right.
   const line = (cells: string[]): string =>
     cells
-      .map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .map((c, i) => (i === 0 || i === 5 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
       .join('  ')
       .trimEnd();
-  const out = [`== ${suite.name}`, line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+  const out = [`== ${suite.name}`];
+  if (rows.length > 0) out.push(line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line));
+  for (const t of suite.targets ?? []) {
+    const unit = t.unit ?? '';
+    out.push(`target ${t.met ? 'met   ' : 'MISSED'} ${t.what}: ${t.value}${unit} (want ${t.op} ${t.limit}${unit})`);
+  }
   const notes = suite.notes === undefined ? [] : Array.isArray(suite.notes) ? suite.notes : [suite.notes];
-  for (const note of notes) out.push(`   ${note}`);
+  for (const note of notes) out.push(`note: ${note}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -121,6 +146,6 @@ export async function bench(options: BenchOptions): Promise<number> {
     progress.end();
   }
   if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else process.stdout.write(result.suites.map(table).join('\n'));
+  else process.stdout.write(`${result.suites.map(table).join('\n')}\nratios < 1 mean faster than the other case\n`);
   return 0;
 }

@@ -23,8 +23,8 @@ SIG is a name or number: TERM, SIGTERM, term, 15.
 
 The command runs in its own process group (unless --foreground); the signal, and SIGKILL
 after --kill-after, go to the command and its whole group, and so does any SIGINT, SIGTERM,
-SIGHUP or SIGQUIT this process receives. stdin, stdout, stderr and other inherited fds pass
-through. Exit is seen on a pidfd, the timeouts are exact timers: nothing polls.
+SIGHUP or SIGQUIT this process receives. The command gets stdin, stdout and stderr, no other
+fds. Its exit is seen on a pidfd, the timeouts are exact timers: nothing polls.
 
 Exit status (GNU timeout's):
   124  the timeout fired (unless --preserve-status); but a command that died of SIGKILL

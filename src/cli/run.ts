@@ -131,9 +131,10 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
   try {
     child = posix.spawn(argv[0], argv, {
       searchPath: true,
-      // The caller's inherited fds (3<file ...) pass through like timeout(1);
-      // everything Node opens itself is close-on-exec.
-      closeFds: false,
+      // Only stdin, stdout and stderr: unlike timeout(1) we cannot pass the
+      // caller's other fds on, because Node marks the low inherited fds
+      // close-on-exec at start-up and they can no longer be told apart from
+      // its own.
       ...(options.foreground ? {} : { pgid: 0 }),
     });
   } catch (err) {
@@ -150,10 +151,15 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
       send(options.signal);
     });
   }
+  // Without pidfd the pipe may hang up a moment before the child is
+  // waitable, and SIGCHLD listeners do not keep the loop alive: hold it
+  // with a timer that never fires in practice (it does not poll).
+  const keepAlive = usePidfd ? null : setInterval(() => {}, 2 ** 31 - 1);
   if (!usePidfd) reap(false);
 
   const st = await exited;
   const elapsed = (performance.now() - started) / 1000;
+  if (keepAlive) clearInterval(keepAlive);
   cleanup();
 
   let code = st.signaled ? 128 + (st.termSignal ?? 0) : (st.exitStatus ?? 0);
