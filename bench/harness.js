@@ -97,15 +97,15 @@ export function round(x, digits = 1) {
   return Math.round(x * f) / f;
 }
 
-/** Our direct children still in /proc (a zombie or a stray worker is a defect). */
-export function leftoverChildren() {
+/** Direct children of `parent` still in /proc (a zombie or a stray child is a defect). */
+export function leftoverChildren(parent = process.pid) {
   const mine = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === process.pid) mine.push({ pid: Number(entry), state: fields[0] });
+      if (Number(fields[1]) === parent) mine.push({ pid: Number(entry), state: fields[0] });
     } catch {} // gone meanwhile
   }
   return mine;

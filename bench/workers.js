@@ -57,6 +57,15 @@ export class Worker {
     return msg.samples;
   }
 
+  /** A node worker's child processes still in /proc (zombies or strays). */
+  async children() {
+    const reply = this.next();
+    this.child.stdin.write('children 1\n');
+    const msg = await reply;
+    if (msg.error) throw new Error(`${this.label}: ${msg.error}`);
+    return msg.children;
+  }
+
   /** EOF on stdin ends the worker; SIGKILL if it lingers. Always reaped. */
   async close() {
     if (this.child.exitCode === null && this.child.signalCode === null) {
@@ -69,13 +78,32 @@ export class Worker {
 }
 
 export function nodeWorker(label, opsName, { nodeFlags = [], holdBuffersMb = 0, holdHeapMb = 0 } = {}) {
-  return new Worker(label, process.execPath, [
+  const worker = new Worker(label, process.execPath, [
     ...nodeFlags,
     path.join(WORKERS_DIR, 'node-worker.js'),
     '--ops', opsName,
     '--hold-buffers-mb', String(holdBuffersMb),
     '--hold-heap-mb', String(holdHeapMb),
   ]);
+  worker.isNode = true;
+  return worker;
+}
+
+/**
+ * Closes every worker; first asks each live node worker which children its
+ * ops left behind and adds a note for any (the ops must leave none).
+ */
+export async function closeAll(workers, notes) {
+  for (const w of workers) {
+    if (!w.isNode || w.failure) continue;
+    try {
+      const left = await w.children();
+      if (left.length > 0) notes.push(`LEFTOVER children in worker '${w.label}': ${JSON.stringify(left)}`);
+    } catch (err) {
+      notes.push(`could not check worker '${w.label}' for leftover children: ${err.message}`);
+    }
+  }
+  await Promise.all(workers.map((w) => w.close()));
 }
 
 /** Finds `name` on PATH; null when absent. */

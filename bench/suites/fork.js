@@ -7,7 +7,7 @@
 // The forking workers run under `node --single-threaded` (the fork start
 // method refuses otherwise); the benchmark process itself need not.
 import { addRatios, runCases, summarise, target } from '../harness.js';
-import { compileC, makeTempDir, nodeWorker, which, Worker, WORKERS_DIR } from '../workers.js';
+import { closeAll, compileC, makeTempDir, nodeWorker, which, Worker, WORKERS_DIR } from '../workers.js';
 import { processMissing } from './available.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -108,7 +108,7 @@ export async function run({ rounds, budgetMs, onTick }) {
     notes.push(`child_process.fork is ${(med.cpFork / med.fork).toFixed(0)}x the 'fork' start method's time`);
     return { rows, notes, targets };
   } finally {
-    await Promise.all(workers.map((w) => w.close()));
+    await closeAll(workers, notes);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

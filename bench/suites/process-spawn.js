@@ -4,7 +4,7 @@
 // /bin/true, and a static no-libc exit0) against child_process.spawn.
 import fs from 'node:fs';
 import { addRatios, runCases, summarise, target } from '../harness.js';
-import { compileC, makeTempDir, nodeWorker } from '../workers.js';
+import { closeAll, compileC, makeTempDir, nodeWorker } from '../workers.js';
 import { processMissing } from './available.js';
 
 export const name = 'process-spawn';
@@ -67,7 +67,7 @@ export async function run({ rounds, budgetMs, onTick }) {
     }
     return { rows, notes, targets };
   } finally {
-    await worker.close();
+    await closeAll([worker], notes);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

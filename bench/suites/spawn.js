@@ -7,7 +7,7 @@
 // all interleaved round-robin.
 import fs from 'node:fs';
 import { addRatios, summarise, target, runCases } from '../harness.js';
-import { compileC, makeTempDir, nodeWorker, Worker, which } from '../workers.js';
+import { closeAll, compileC, makeTempDir, nodeWorker, Worker, which } from '../workers.js';
 
 const GIB_MB = 1024;
 
@@ -110,7 +110,7 @@ export async function run({ rounds, budgetMs, onTick }) {
     }
     return { rows, notes, targets };
   } finally {
-    await Promise.all(workers.map((w) => w.close()));
+    await closeAll(workers, notes);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

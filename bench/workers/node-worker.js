@@ -5,7 +5,9 @@
 //
 //   node node-worker.js --ops <spawn|process|fork> [--hold-buffers-mb N] [--hold-heap-mb N]
 //   stdin:  "<op> <iterations> [argument]\n"   stdout: "@@BENCH {"samples":[ns,...]}\n"
+//   "children 1" lists this worker's child processes still in /proc.
 import fs from 'node:fs';
+import { leftoverChildren } from '../harness.js';
 import { holdBuffers, holdHeap } from './hold.js';
 
 const MARKER = '@@BENCH ';
@@ -63,6 +65,10 @@ async function main() {
   for (let line = readLineSync(); line !== null; line = readLineSync()) {
     const [op, itersText, arg] = line.trim().split(/\s+/);
     const iters = Number(itersText);
+    if (op === 'children') {
+      reply({ children: leftoverChildren() }); // what our ops left behind
+      continue;
+    }
     const fn = ops[op];
     if (typeof fn !== 'function' || !(iters > 0)) {
       reply({ error: `bad command: ${line}` });
