@@ -11,10 +11,35 @@
 
 namespace pp {
 
+namespace {
+
+// libuv's error names are Node's (`ESRCH`), and its codes are -errno. It
+// does not name every errno the syscalls here return (waitpid's ECHILD):
+// those get their C name, never "Unknown system error".
+const char* ErrnoName(int err) {
+  switch (err) {
+    case ECHILD: return "ECHILD";
+    case EDEADLK: return "EDEADLK";
+    case EDOM: return "EDOM";
+    case EIDRM: return "EIDRM";
+    case ENOLCK: return "ENOLCK";
+    case ENOMSG: return "ENOMSG";
+    case EOWNERDEAD: return "EOWNERDEAD";
+    case ENOTRECOVERABLE: return "ENOTRECOVERABLE";
+    case ESTALE: return "ESTALE";
+#ifdef ENOKEY
+    case ENOKEY: return "ENOKEY";
+#endif
+    default: break;
+  }
+  return uv_err_name(-err);
+}
+
+}  // namespace
+
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall,
                        const char* path) {
-  // libuv's error names are Node's (`ESRCH`), and its codes are -errno.
-  const char* code = uv_err_name(-err);
+  const char* code = ErrnoName(err);
   std::string message = std::string(syscall) + " " + code;
   if (path != nullptr) message += std::string(" ") + path;
   Napi::Error error = Napi::Error::New(env, message);
