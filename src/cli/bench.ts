@@ -66,7 +66,7 @@ function progressReporter(): { update: (done: number, total: number, label: stri
       const width = 30;
       const filled = total > 0 ? Math.min(width, Math.round((done / total) * width)) : 0;
       const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`;
-      const columns = process.stderr.columns ?? 80;
+      const columns = process.stderr.columns || 80; // 0: a terminal of unknown width
       const line = `[${bar}] ${done}/${total} ${label}`.slice(0, Math.max(columns - 1, 10));
       process.stderr.write(`\r\x1b[2K${line}`);
       drawn = true;
