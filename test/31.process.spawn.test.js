@@ -1,0 +1,665 @@
+// Process with JS targets under the 'spawn' start method: the CPython
+// lifecycle tests (Part A of the reference) translated, exit codes, and
+// what the child knows about itself and its parent.
+import { expect } from 'chai';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { activeChildren, currentProcess, Pipe, Process, ProcessError, wait, waitSync } from '../dist/index.js';
+import { ref } from './fixtures/process-targets.js';
+import { UpperCaser, Anonymous, Renamed } from './fixtures/process-subclass.js';
+import { zombieChildren } from './helpers.js';
+
+const SIGTERM = 15;
+const SIGKILL = 9;
+const SIGINT = 2;
+
+function elapsedSince(t0) {
+  return (performance.now() - t0) / 1000;
+}
+
+/** A daemon child that reports 'ready' over a pipe and then sleeps. */
+async function startSleeper() {
+  const [r, w] = Pipe(false);
+  const p = new Process({ target: ref('readyThenSleep'), args: [w], daemon: true });
+  p.start();
+  w.close();
+  expect(await r.recv()).to.equal('ready');
+  r.close();
+  return p;
+}
+
+async function exitCodeOf(target, args = [], options = {}) {
+  const p = new Process({ target, args, stdio: ['ignore', 'ignore', 'ignore'], ...options });
+  p.start();
+  await p.join();
+  const code = p.exitCode;
+  p.close();
+  return code;
+}
+
+describe('31 Process, spawn start method', function () {
+  this.timeout(60000);
+
+  let tmp;
+  before(function () {
+    tmp = mkdtempSync(join(tmpdir(), 'pp-31-'));
+  });
+  after(function () {
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('test_process: args, kwargs, name, authkey and pid reach the child; lifecycle states', async function () {
+    const [r, w] = Pipe(false);
+    const kwargs = { hello: 23, bye: 2.54 };
+    const p = new Process({ target: ref('reportSelf'), args: [w, 1, 2], kwargs, name: 'SomeProcess' });
+    p.daemon = true;
+    const current = currentProcess();
+    expect(p.authkey.equals(current.authkey)).to.equal(true);
+    expect(p.isAlive()).to.equal(false);
+    expect(p.daemon).to.equal(true);
+    expect(activeChildren()).to.not.include(p);
+    expect(p.exitCode).to.equal(null);
+
+    p.start();
+    w.close();
+    expect(p.exitCode).to.equal(null);
+    expect(p.isAlive()).to.equal(true);
+    expect(activeChildren()).to.include(p);
+
+    expect(await r.recv()).to.deep.equal([1, 2]);
+    expect(await r.recv()).to.deep.equal(kwargs);
+    expect(await r.recv()).to.equal('SomeProcess');
+    expect(await r.recv()).to.equal(current.authkey.toString('hex'));
+    expect(await r.recv()).to.equal(p.pid);
+
+    await p.join();
+    expect(p.exitCode).to.equal(0);
+    expect(p.isAlive()).to.equal(false);
+    expect(activeChildren()).to.not.include(p);
+    r.close();
+    p.close();
+  });
+
+  it('test_args_argument: values of several types arrive equal', async function () {
+    for (const arg of [1, 'str', [1], { a: [1, { b: 2 }] }, new Map([[1, 2]]), Buffer.from('x'), null, 1n]) {
+      const [r, w] = Pipe(false);
+      const p = new Process({ target: ref('sendArgs'), args: [w, arg], daemon: true });
+      p.start();
+      w.close();
+      const [got] = await r.recv();
+      if (Buffer.isBuffer(arg)) expect(Buffer.from(got).equals(arg)).to.equal(true);
+      else expect(got).to.deep.equal(arg);
+      await p.join();
+      r.close();
+      p.close();
+    }
+  });
+
+  it('a target function travels by its source (kwargs last)', async function () {
+    const [r, w] = Pipe(false);
+    const p = new Process({
+      target: async (conn, a, kw) => {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        conn.send({ a, kw, t: typeof process.pid });
+      },
+      args: [w, 'x'],
+      kwargs: { k: 1 },
+    });
+    p.start();
+    w.close();
+    expect(await r.recv()).to.deep.equal({ a: 'x', kw: { k: 1 }, t: 'number' });
+    await p.join();
+    expect(p.exitCode).to.equal(0);
+    r.close();
+    p.close();
+  });
+
+  it('the default export is used when export is omitted; a URL module works', async function () {
+    const [r, w] = Pipe(false);
+    const p = new Process({ target: { module: new URL('./fixtures/process-targets.js', import.meta.url) }, args: [w] });
+    p.start();
+    w.close();
+    expect(await r.recv()).to.equal('default export');
+    await p.join();
+    r.close();
+    p.close();
+  });
+
+  it('test_parent_process_attributes: the child sees its name, identity, parent, /dev/null stdin', async function () {
+    const [r, w] = Pipe(false);
+    const p = new Process({ target: ref('reportContext'), args: [w] });
+    p.start();
+    w.close();
+    const seen = await r.recv();
+    await p.join();
+    expect(seen.name).to.equal(p.name);
+    expect(seen.pid).to.equal(p.pid);
+    expect(seen.ident).to.equal(p.pid);
+    expect(seen.processPid).to.equal(p.pid);
+    expect(seen.alive).to.equal(true);
+    expect(seen.exitCode).to.equal(null);
+    expect(seen.daemon).to.equal(false);
+    expect(seen.authkey).to.equal(currentProcess().authkey.toString('hex'));
+    expect(seen.parent).to.deep.equal({ pid: process.pid, name: 'MainProcess', alive: true, sentinel: 'number' });
+    expect(seen.repr).to.equal(`<Process name='${p.name}' parent=${process.pid} started>`);
+    expect(seen.children).to.equal(0);
+    expect(seen.stdinIsDevNull).to.equal(true);
+    r.close();
+    p.close();
+  });
+
+  it('names in a child are Process-<child identity>:n (derived test C1)', async function () {
+    const [r, w] = Pipe(false);
+    const p = new Process({ target: ref('childNames'), args: [w] });
+    p.start();
+    w.close();
+    const [a, b, self] = await r.recv();
+    const id = p.name.split('-')[1];
+    expect(self).to.equal(p.name);
+    expect([a, b]).to.deep.equal([`Process-${id}:1`, `Process-${id}:2`]);
+    await p.join();
+    r.close();
+    p.close();
+  });
+
+  it('authkey: set before start, the child has it; by default the parent key', async function () {
+    const [r, w] = Pipe(false);
+    const p = new Process({ target: ref('reportContext'), args: [w] });
+    p.authkey = Buffer.from('secret');
+    p.start();
+    w.close();
+    expect((await r.recv()).authkey).to.equal(Buffer.from('secret').toString('hex'));
+    await p.join();
+    r.close();
+    p.close();
+  });
+
+  it('a daemon child may not start children (ERR_DAEMON_CHILDREN); its daemon flag is true', async function () {
+    const [r, w] = Pipe(false);
+    const p = new Process({ target: ref('tryToStartChild'), args: [w], daemon: true });
+    p.start();
+    w.close();
+    expect(await r.recv()).to.deep.equal({
+      name: 'ProcessError',
+      code: 'ERR_DAEMON_CHILDREN',
+      message: 'daemonic processes are not allowed to have children',
+    });
+    await p.join();
+    expect(p.exitCode).to.equal(0);
+    r.close();
+    p.close();
+  });
+
+  it('no target (test_set_executable shape): start, join, exitCode 0', async function () {
+    const p = new Process();
+    p.start();
+    await p.join();
+    expect(p.exitCode).to.equal(0);
+    p.close();
+  });
+
+  describe('exit codes', function () {
+    it('return -> 0, throw -> 1, rejection -> 1', async function () {
+      expect(await exitCodeOf(() => 'ignored')).to.equal(0);
+      expect(await exitCodeOf(() => {
+        throw new Error('x');
+      })).to.equal(1);
+      expect(await exitCodeOf(() => Promise.reject(new Error('x')))).to.equal(1);
+      expect(await exitCodeOf(() => {
+        throw 'a string';
+      })).to.equal(1);
+    });
+
+    it('process.exit(n) -> n & 0xff (test_sys_exit, Node semantics)', async function () {
+      const table = [
+        [[8], 8],
+        [[], 0],
+        [[undefined], 0],
+        [[null], 0],
+        [[0], 0],
+        [[255], 255],
+        [[256], 0],
+        [[257], 1],
+        [[-1], 255],
+        [['3'], 3],
+        // Node rejects these (ERR_INVALID_ARG_TYPE thrown in the target) -> 1
+        [[true], 1],
+        [[false], 1],
+        [['ignore this'], 1],
+        [[[1, 2, 3]], 1],
+      ];
+      const codes = await Promise.all(table.map(([args]) => exitCodeOf((...a) => process.exit(...a), args)));
+      expect(codes).to.deep.equal(table.map(([, code]) => code));
+    });
+
+    it('process.exitCode = n -> n, after pending work', async function () {
+      expect(await exitCodeOf(() => {
+        process.exitCode = 5;
+      })).to.equal(5);
+      expect(await exitCodeOf(() => {
+        setTimeout(() => {
+          process.exitCode = 6;
+        }, 50);
+      })).to.equal(6);
+    });
+
+    it('a thrown error writes "Process <name>:" and the stack to stderr (test_stderr_flush)', async function () {
+      const file = join(tmp, 'stderr.txt');
+      const fd = openSync(file, 'w');
+      const p = new Process({
+        name: 'Flushing',
+        target: function marker() {
+          throw new Error('MARKER 1/0');
+        },
+        stdio: ['ignore', 'ignore', fd],
+      });
+      p.start();
+      closeSync(fd);
+      await p.join();
+      expect(p.exitCode).to.equal(1);
+      const text = readFileSync(file, 'utf8');
+      expect(text.startsWith('Process Flushing:\n')).to.equal(true);
+      expect(text).to.contain('Error: MARKER 1/0');
+      expect(text).to.contain('at marker');
+      p.close();
+    });
+
+    it('process.exit with a non-integer prints the reason (test_sys_exit part 1)', async function () {
+      const file = join(tmp, 'exit.txt');
+      const fd = openSync(file, 'w');
+      const p = new Process({ target: (r) => process.exit(r), args: ['ignore this'], stdio: ['ignore', 'ignore', fd] });
+      p.start();
+      closeSync(fd);
+      await p.join();
+      expect(p.exitCode).to.equal(1);
+      const text = readFileSync(file, 'utf8');
+      expect(text).to.contain(`Process ${p.name}:`);
+      expect(text).to.contain('ignore this');
+      p.close();
+    });
+
+    it('a target that closes over outer variables fails in the child with ReferenceError -> 1', async function () {
+      const outer = 41;
+      const file = join(tmp, 'ref.txt');
+      const fd = openSync(file, 'w');
+      const p = new Process({ target: () => outer + 1, stdio: ['ignore', 'ignore', fd] });
+      p.start();
+      closeSync(fd);
+      await p.join();
+      expect(p.exitCode).to.equal(1);
+      expect(readFileSync(file, 'utf8')).to.contain('ReferenceError: outer is not defined');
+      p.close();
+    });
+
+    it('an uncaught exception after run() returned -> 1 with the process name', async function () {
+      const file = join(tmp, 'late.txt');
+      const fd = openSync(file, 'w');
+      const p = new Process({
+        name: 'Late',
+        target: () => {
+          setTimeout(() => {
+            throw new Error('late failure');
+          }, 10);
+        },
+        stdio: ['ignore', 'ignore', fd],
+      });
+      p.start();
+      closeSync(fd);
+      await p.join();
+      expect(p.exitCode).to.equal(1);
+      const text = readFileSync(file, 'utf8');
+      expect(text).to.contain('Process Late:');
+      expect(text).to.contain('late failure');
+      p.close();
+    });
+
+    it('the child finishes its own pending work before exiting (test_wait_for_threads)', async function () {
+      const [r, w] = Pipe(false);
+      const t0 = performance.now();
+      const p = new Process({
+        target: (conn) => {
+          setTimeout(() => conn.send('timer ran'), 500);
+        },
+        args: [w],
+      });
+      p.start();
+      w.close();
+      await p.join();
+      expect(elapsedSince(t0)).to.be.greaterThan(0.45);
+      expect(p.exitCode).to.equal(0);
+      expect(r.poll(0)).to.equal(true);
+      expect(await r.recv()).to.equal('timer ran');
+      r.close();
+      p.close();
+    });
+  });
+
+  describe('signals (_kill_process)', function () {
+    async function killWith(method) {
+      const p = await startSleeper();
+      expect(p.isAlive()).to.equal(true);
+      expect(activeChildren()).to.include(p);
+      expect(p.exitCode).to.equal(null);
+      let t0 = performance.now();
+      await p.join(0);
+      expect(elapsedSince(t0)).to.be.lessThan(0.2);
+      expect(p.isAlive()).to.equal(true);
+      t0 = performance.now();
+      await p.join(-1);
+      p.joinSync(0);
+      p.joinSync(-1);
+      expect(elapsedSince(t0)).to.be.lessThan(0.2);
+      expect(p.isAlive()).to.equal(true);
+      p[method]();
+      await p.join();
+      expect(p.isAlive()).to.equal(false);
+      expect(activeChildren()).to.not.include(p);
+      await p.join();
+      p.joinSync();
+      const code = p.exitCode;
+      const signal = p.signalCode;
+      p.close();
+      return [code, signal];
+    }
+
+    it('terminate() -> -SIGTERM', async function () {
+      expect(await killWith('terminate')).to.deep.equal([-SIGTERM, 'SIGTERM']);
+    });
+
+    it('kill() -> -SIGKILL', async function () {
+      expect(await killWith('kill')).to.deep.equal([-SIGKILL, 'SIGKILL']);
+    });
+
+    it('interrupt() -> -SIGINT (Node has no KeyboardInterrupt: SIGINT kills unless handled)', async function () {
+      expect(await killWith('interrupt')).to.deep.equal([-SIGINT, 'SIGINT']);
+    });
+
+    it('a child that handles SIGINT decides its own exit code', async function () {
+      const [r, w] = Pipe(false);
+      const p = new Process({
+        target: (conn) => {
+          process.on('SIGINT', () => process.exit(1));
+          conn.send('ready');
+          setTimeout(() => {}, 100000);
+        },
+        args: [w],
+      });
+      p.start();
+      w.close();
+      await r.recv();
+      p.interrupt();
+      await p.join();
+      expect(p.exitCode).to.equal(1);
+      r.close();
+      p.close();
+    });
+
+    it('join(0.5) returns after about 0.5 s with the child alive (derived test C8)', async function () {
+      const p = await startSleeper();
+      let t0 = performance.now();
+      await p.join(0.5);
+      let elapsed = elapsedSince(t0);
+      expect(elapsed).to.be.within(0.3, 3);
+      expect(p.isAlive()).to.equal(true);
+      expect(p.exitCode).to.equal(null);
+      t0 = performance.now();
+      p.joinSync(0.5);
+      elapsed = elapsedSince(t0);
+      expect(elapsed).to.be.within(0.3, 3);
+      expect(p.exitCode).to.equal(null);
+      p.terminate();
+      await p.join();
+      expect(p.exitCode).to.equal(-SIGTERM);
+      p.close();
+    });
+
+    it('terminate() and kill() of an exited child are no-ops', async function () {
+      const p = new Process({ target: () => {} });
+      p.start();
+      await p.join();
+      p.terminate();
+      p.kill();
+      p.interrupt();
+      expect(p.exitCode).to.equal(0);
+      p.close();
+    });
+
+    it('exitCode changes without join, and a later join is instant (derived test C9)', async function () {
+      const p = new Process({ executable: '/bin/sleep', args: ['0.2'] });
+      p.start();
+      const t0 = performance.now();
+      while (p.exitCode === null) {
+        if (elapsedSince(t0) > 10) throw new Error('child did not exit');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const t1 = performance.now();
+      p.joinSync();
+      await p.join();
+      expect(elapsedSince(t1)).to.be.lessThan(0.1);
+      p.close();
+    });
+  });
+
+  describe('sentinel and wait()', function () {
+    it('test_sentinel: not started throws; an integer; not ready while running; stays ready after join', async function () {
+      const p = new Process({ target: ref('readyThenSleep'), args: [] });
+      expect(() => p.sentinel).to.throw(ProcessError, 'process not started');
+      const [r, w] = Pipe(false);
+      const q = new Process({ target: ref('readyThenSleep'), args: [w], daemon: true });
+      q.start();
+      w.close();
+      await r.recv();
+      expect(Number.isInteger(q.sentinel)).to.equal(true);
+      expect(waitSync([q.sentinel], 0)).to.deep.equal([]);
+      expect(await wait([q.sentinel], 0)).to.deep.equal([]);
+      q.terminate();
+      await q.join();
+      expect(waitSync([q.sentinel], 1)).to.deep.equal([q.sentinel]);
+      expect(await wait([q.sentinel], 1)).to.deep.equal([q.sentinel]);
+      expect(waitSync([q], 1)).to.deep.equal([q]);
+      r.close();
+      q.close();
+    });
+
+    it('test_wait_integer: a Process and its sentinel in wait() next to Connections', async function () {
+      const [a, b] = Pipe();
+      const p = new Process({ target: () => new Promise((resolve) => setTimeout(resolve, 1500)) });
+      let t0 = performance.now();
+      p.start();
+      let res = await wait([a, p.sentinel, b], 23);
+      expect(res).to.deep.equal([p.sentinel]);
+      expect(elapsedSince(t0)).to.be.within(1, 6);
+      t0 = performance.now();
+      a.send(null);
+      res = await wait([a, p, b], 20);
+      expect(new Set(res)).to.deep.equal(new Set([p, b]));
+      expect(elapsedSince(t0)).to.be.lessThan(0.4);
+      b.send(null);
+      res = waitSync([a, p, b], 20);
+      expect(new Set(res)).to.deep.equal(new Set([a, p, b]));
+      p.terminate();
+      await p.join();
+      expect(p.exitCode).to.equal(0);
+      a.close();
+      b.close();
+      p.close();
+    });
+  });
+
+  it('test_close: close while running throws; after join it closes; a second close is fine', async function () {
+    const [r, w] = Pipe();
+    const p = new Process({ target: async (conn) => process.exit(await conn.recv()), args: [w], daemon: true });
+    p.start();
+    expect(p.isAlive()).to.equal(true);
+    expect(() => p.close()).to.throw(ProcessError).with.property('code', 'ERR_PROCESS_RUNNING');
+    r.send(0);
+    await p.join();
+    expect(p.isAlive()).to.equal(false);
+    expect(p.exitCode).to.equal(0);
+    p.close();
+    expect(() => p.isAlive()).to.throw(ProcessError, 'process object is closed');
+    expect(() => p.terminate()).to.throw(ProcessError, 'process object is closed');
+    p.close();
+    r.close();
+    w.close();
+  });
+
+  it('test_active_children', async function () {
+    expect(activeChildren()).to.be.an('array');
+    const [r, w] = Pipe();
+    const p = new Process({ target: async (conn) => conn.recv(), args: [w], daemon: true });
+    expect(activeChildren()).to.not.include(p);
+    p.start();
+    expect(activeChildren()).to.include(p);
+    r.send('go');
+    await p.join();
+    expect(activeChildren()).to.not.include(p);
+    r.close();
+    w.close();
+    p.close();
+  });
+
+  it('test_many_processes (spawn, N=5): all exit 0; all SIGTERMed right after start give -15', async function () {
+    const N = 5;
+    let procs = Array.from({ length: N }, () => new Process({ target: () => new Promise((resolve) => setTimeout(resolve, 10)) }));
+    for (const p of procs) p.start();
+    for (const p of procs) await p.join(30);
+    expect(procs.map((p) => p.exitCode)).to.deep.equal(Array(N).fill(0));
+    procs.forEach((p) => p.close());
+
+    procs = Array.from({ length: N }, () => new Process({ target: () => new Promise((resolve) => setTimeout(resolve, 100000)) }));
+    for (const p of procs) p.start();
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    for (const p of procs) p.terminate();
+    for (const p of procs) await p.join(30);
+    expect(procs.map((p) => p.exitCode)).to.deep.equal(Array(N).fill(-SIGTERM));
+    procs.forEach((p) => p.close());
+  });
+
+  it('test_recursion: children start and join grandchildren, a Connection handed down two levels', async function () {
+    const [r, w] = Pipe(false);
+    const { rec } = await import('./fixtures/process-targets.js');
+    rec(w, []);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const result = [];
+    while (r.poll(0)) result.push(await r.recv());
+    expect(result).to.deep.equal([[], [0], [0, 0], [0, 1], [1], [1, 0], [1, 1]]);
+    r.close();
+    w.close();
+  });
+
+  it('test_parent_process: a grandchild sees its parent alive, then dead', async function () {
+    const [r, w] = Pipe(false);
+    const p = new Process({ target: ref('startGrandchildThenSleep'), args: [w] });
+    p.start();
+    w.close();
+    expect(r.poll(300)).to.equal(true);
+    expect(await r.recv()).to.equal('alive');
+    p.terminate();
+    await p.join();
+    expect(p.exitCode).to.equal(-SIGTERM);
+    expect(r.poll(300)).to.equal(true);
+    expect(await r.recv()).to.equal('not alive');
+    r.close();
+    p.close();
+  });
+
+  it('test_subclassing: run() override and instance state reach the child (static module)', async function () {
+    const uc = new UpperCaser();
+    uc.daemon = true;
+    uc.start();
+    expect(uc.parentConn.recvSync()).to.equal('state set before start');
+    expect(uc.submit('hello')).to.equal('HELLO');
+    expect(uc.submit('world')).to.equal('WORLD');
+    uc.stop();
+    await uc.join();
+    expect(uc.exitCode).to.equal(0);
+    uc.parentConn.close();
+    uc.close();
+
+    const renamed = new Renamed();
+    renamed.start();
+    await renamed.join();
+    expect(renamed.exitCode).to.equal(42);
+    renamed.close();
+  });
+
+  it('a subclass without static module, a native target or a method shorthand: ERR_TARGET_NOT_TRANSFERABLE at start()', function () {
+    const anon = new Anonymous();
+    expect(() => anon.start()).to.throw(ProcessError).with.property('code', 'ERR_TARGET_NOT_TRANSFERABLE');
+    expect(anon.pid).to.equal(null);
+    for (const target of [Math.max, (() => {}).bind(null), { run() {} }.run, class X {}]) {
+      const p = new Process({ target });
+      expect(() => p.start(), String(target)).to.throw(ProcessError).with.property('code', 'ERR_TARGET_NOT_TRANSFERABLE');
+      expect(p.isAlive()).to.equal(false);
+    }
+  });
+
+  it('args that cannot be cloned fail in the parent at start() and leave it unstarted', function () {
+    const zombies = zombieChildren().length;
+    for (const args of [[() => {}], [{ f: Symbol('s') }], [new WeakMap()]]) {
+      const p = new Process({ target: () => {}, args });
+      let caught;
+      try {
+        p.start();
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).to.be.instanceOf(ProcessError);
+      expect(caught.code).to.equal('ERR_TARGET_NOT_TRANSFERABLE');
+      expect(caught.message).to.contain('args');
+      expect(p.pid).to.equal(null);
+      expect(p.exitCode).to.equal(null);
+    }
+    const p = new Process({ target: () => {}, kwargs: { f: () => {} } });
+    expect(() => p.start()).to.throw(ProcessError, /kwargs/);
+    expect(zombieChildren().length).to.equal(zombies);
+  });
+
+  it('test_poll_eintr: a signal to the parent during join/joinSync does not break it', async function () {
+    let got = 0;
+    const onSignal = () => {
+      got += 1;
+    };
+    process.on('SIGUSR1', onSignal);
+    try {
+      for (const mode of ['sync', 'async']) {
+        const killer = new Process({
+          target: (pid) => new Promise((resolve) => setTimeout(() => resolve(process.kill(pid, 'SIGUSR1')), 300)),
+          args: [process.pid],
+        });
+        const p = new Process({ target: () => new Promise((resolve) => setTimeout(resolve, 1200)) });
+        killer.start();
+        p.start();
+        if (mode === 'sync') p.joinSync();
+        else await p.join();
+        killer.joinSync();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(p.exitCode).to.equal(0);
+        expect(killer.exitCode).to.equal(0);
+        killer.close();
+        p.close();
+      }
+      expect(got).to.equal(2);
+    } finally {
+      process.off('SIGUSR1', onSignal);
+    }
+  });
+
+  it('env and cwd apply to a JS child too', async function () {
+    const [r, w] = Pipe(false);
+    const p = new Process({
+      target: (conn) => conn.send([process.env.PP_TEST, process.cwd()]),
+      args: [w],
+      env: { ...process.env, PP_TEST: 'yes' },
+      cwd: tmp,
+    });
+    p.start();
+    w.close();
+    expect(await r.recv()).to.deep.equal(['yes', tmp]);
+    await p.join();
+    r.close();
+    p.close();
+  });
+});
