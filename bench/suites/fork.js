@@ -59,7 +59,7 @@ export async function run({ rounds, budgetMs, onTick }) {
         { id: 'pythonAt1G', label: "Python multiprocessing 'fork' start+join [1 GiB]", run: (n) => pyBig.run('fork', n) },
       );
     }
-    const floor = compileC('fork-floor.c', dir);
+    const floor = compileC('floor.c', dir);
     if (floor.skip) notes.push(`C fork floor skipped: ${floor.skip}`);
     else {
       // Size each C parent to the RSS its Node counterpart has now.

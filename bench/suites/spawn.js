@@ -30,7 +30,7 @@ export async function run({ rounds, budgetMs, onTick }) {
   const workers = [];
   const dir = makeTempDir();
   try {
-    const floor = compileC('spawn-floor.c', dir);
+    const floor = compileC('floor.c', dir);
     const exit0 = floor.skip ? floor : compileC('exit0.c', dir, ['-O2', '-static', '-nostdlib']);
     const start = (w) => (workers.push(w), w);
     const small = { node: start(nodeWorker('node', 'spawn')) };

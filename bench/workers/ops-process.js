@@ -1,9 +1,10 @@
 // Process start+join by the 'spawn' start method and by program targets,
 // beside what Node offers for the same, for the "process-spawn" suite
 // (and child_process.fork for the "fork" suite).
-import { fork, spawn, spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Process } from '../../dist/index.js';
+import { ops as spawnOps } from './ops-spawn.js';
 
 const TRUE = '/bin/true';
 const EXIT_MODULE = fileURLToPath(new URL('./exit-module.js', import.meta.url));
@@ -46,7 +47,5 @@ export const ops = {
     p.joinSync();
     checked(p);
   },
-  cpSpawn(file = TRUE) {
-    return exited(spawn(file, [], { stdio: 'inherit' }), file);
-  },
+  cpSpawn: spawnOps.cpSpawn,
 };

@@ -1,9 +1,10 @@
-/* The C floor for spawn+reap of /bin/true: vfork+execve+waitpid and
- * posix_spawn+waitpid, timed per iteration. It is a long-lived worker so the
- * (optional) held memory is touched once, not once per round.
+/* The C floors, timed per iteration: spawn+reap of a program by
+ * vfork+execve+waitpid and by posix_spawn+waitpid, and fork+_exit+waitpid.
+ * A long-lived worker, so the (optional) held memory is touched once, not
+ * once per round.
  *
- *   spawn-floor [--hold-mb N]
- *   stdin:  "<vfork|posix_spawn> <iterations> [program]\n" per round
+ *   floor [--hold-mb N]
+ *   stdin:  "<vfork|posix_spawn|fork> <iterations> [program]\n" per round
  *           (program defaults to /bin/true; it is run with no arguments)
  *   stdout: "@@BENCH {\"samples\":[ns,...]}\n" (or {"error":"..."}) per round
  */
@@ -52,6 +53,13 @@ static int op_posix_spawn(void) {
   return reap(pid);
 }
 
+/* The fork start method's floor: a copy of this process that exits at once. */
+static int op_fork(void) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  return pid < 0 ? -1 : reap(pid);
+}
+
 static long rss_kb(void) {
   long pages = 0, resident = 0;
   FILE *f = fopen("/proc/self/statm", "r");
@@ -66,7 +74,8 @@ int main(int argc, char **argv) {
   for (int i = 1; i + 1 < argc; i++) {
     if (strcmp(argv[i], "--hold-mb") == 0) hold_mb = strtoul(argv[i + 1], NULL, 10);
   }
-  /* Held memory, touched so every page is resident (and in the page tables). */
+  /* Held memory, touched so every page is resident (and in the page tables):
+   * spawn cost must not depend on it, fork cost does. */
   volatile char *held = NULL;
   if (hold_mb > 0) {
     held = malloc(hold_mb << 20);
@@ -91,6 +100,7 @@ int main(int argc, char **argv) {
     }
     int (*fn)(void) = strcmp(op, "vfork") == 0         ? op_vfork
                       : strcmp(op, "posix_spawn") == 0 ? op_posix_spawn
+                      : strcmp(op, "fork") == 0        ? op_fork
                                                        : NULL;
     if (fn == NULL) {
       printf("@@BENCH {\"error\":\"unknown op %s\"}\n", op);
@@ -105,7 +115,7 @@ int main(int argc, char **argv) {
       samples[i] = now_ns() - t0;
     }
     if (failed) {
-      printf("@@BENCH {\"error\":\"%s: %s did not spawn and exit 0 (errno %d)\"}\n", op, program, errno);
+      printf("@@BENCH {\"error\":\"%s: the child did not start and exit 0 (errno %d)\"}\n", op, errno);
     } else {
       printf("@@BENCH {\"samples\":[");
       for (int i = 0; i < iters; i++) printf(i ? ",%lld" : "%lld", samples[i]);
