@@ -142,6 +142,9 @@ describe('50 cli: run — exit statuses', () => {
     expect(r.code).to.equal(127);
     expect(r.stderr).to.equal("posix-process: failed to run command 'no-such-command-posix-process': No such file or directory\n");
     expect((await cli(['run', join(dir, 'missing')])).code).to.equal(127);
+    const empty = await cli(['run', '--', '']);
+    expect(empty.code).to.equal(127);
+    expect(empty.stderr).to.equal("posix-process: failed to run command '': No such file or directory\n");
   });
 
   it('searches PATH and runs an executable script', async () => {
@@ -223,8 +226,9 @@ describe('50 cli: run — process group and signals', () => {
     }
   });
 
-  for (const [sig, status] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129], ['SIGQUIT', 131]]) {
-    it(`forwards ${sig} it receives to the command's group (status ${status})`, async () => {
+  // Status null: posix-process died of the same signal after the command did (like GNU timeout).
+  for (const [sig, status] of [['SIGTERM', null], ['SIGINT', null], ['SIGHUP', null], ['SIGQUIT', 131]]) {
+    it(`forwards ${sig} it receives to the command's group (${status === null ? `then dies of ${sig}` : `status ${status}`})`, async () => {
       let grandchild = 0;
       const r = await cli(['run', '--json', '--', 'sh', '-c', 'sleep 30 >/dev/null 2>&1 & echo $!; wait'], {
         onStdout: (out, child) => {
@@ -235,9 +239,9 @@ describe('50 cli: run — process group and signals', () => {
         },
       });
       try {
-        expect(r.signal).to.equal(null);
+        expect(r.signal).to.equal(status === null ? sig : null);
         expect(r.code).to.equal(status);
-        expect(report(r)).to.include({ signal: sig, timedOut: false });
+        expect(report(r)).to.include({ signal: sig, timedOut: false, status: 128 + posix.signals[sig] });
         // sh starts `&` jobs with SIGINT and SIGQUIT ignored (POSIX), so only
         // TERM and HUP can show that the group got the signal.
         if (sig === 'SIGTERM' || sig === 'SIGHUP') expect(await deadWithin(grandchild, 1)).to.equal(true);

@@ -23,7 +23,9 @@ SIG is a name or number: TERM, SIGTERM, term, 15.
 
 The command runs in its own process group (unless --foreground); the signal, and SIGKILL
 after --kill-after, go to the command and its whole group, and so does any SIGINT, SIGTERM,
-SIGHUP or SIGQUIT this process receives. The command gets stdin, stdout and stderr, no other
+SIGHUP or SIGQUIT this process receives; if the command then dies of that SIGINT, SIGTERM or
+SIGHUP, posix-process dies of it too (after --json), so a calling shell sees the interrupt.
+The command gets stdin, stdout and stderr, no other
 fds. Its exit is seen on a pidfd, the timeouts are exact timers: nothing polls.
 
 Exit status (GNU timeout's):

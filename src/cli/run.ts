@@ -3,6 +3,7 @@
 // --kill-after and the SIGINT/SIGTERM/SIGHUP/SIGQUIT this process receives
 // all go to the child and its group. Exit is watched on the sentinel (a pidfd
 // on Linux) on the event loop, the timeouts are event-loop timers: no polling.
+import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import * as posix from '../posix.js';
 import { whenReadable, type Subscription } from '../watch.js';
@@ -24,6 +25,13 @@ export interface RunOptions {
 
 /** Signals this process passes on to the child instead of dying of them. */
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+/**
+ * When one of these reached us and the command died of it, we die of it
+ * too (after reporting), so that a calling shell sees an interrupt and not
+ * a plain exit 130 (bash would carry on with its loop or script). SIGQUIT
+ * is left out: dying of it would dump this process's core.
+ */
+const RERAISED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 function ignoreGone(send: () => void): void {
   try {
@@ -69,9 +77,22 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
   let killTimer: Deadline | null = null;
   let subscription: Subscription | null = null;
   let done: (status: posix.WaitStatus) => void = () => {};
-  const exited = new Promise<posix.WaitStatus>((resolve) => {
+  let fail: (err: unknown) => void = () => {};
+  const exited = new Promise<posix.WaitStatus>((resolve, reject) => {
     done = resolve;
+    fail = reject;
   });
+  // Event-loop callbacks report unexpected errors through `exited`, which
+  // ends in exit 125 (after the child's group is SIGKILLed, below).
+  const guarded =
+    <A extends unknown[]>(fn: (...args: A) => void) =>
+    (...args: A): void => {
+      try {
+        fn(...args);
+      } catch (err) {
+        fail(err);
+      }
+    };
 
   // GNU timeout's order: the child, then its group, then SIGCONT so that a
   // stopped member can act on the signal. Never after the reap: the pid (and
@@ -92,10 +113,13 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
       if (options.killAfter > 0) {
         // Like GNU: the KILL deadline replaces the main timeout.
         timer?.cancel();
-        killTimer = after(options.killAfter, () => {
-          killed = true;
-          send(SIGKILL);
-        });
+        killTimer = after(
+          options.killAfter,
+          guarded(() => {
+            killed = true;
+            send(SIGKILL);
+          }),
+        );
       }
     }
   };
@@ -109,8 +133,12 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
     }
   };
 
-  const onSignal = (name: NodeJS.Signals): void => send(posix.signals[name]);
-  const onChild = (): void => reap(false);
+  let received: NodeJS.Signals | null = null;
+  const onSignal = guarded((name: NodeJS.Signals): void => {
+    received = name;
+    send(posix.signals[name]);
+  });
+  const onChild = guarded(() => reap(false));
   // Listeners first: a signal that arrives during the spawn must not kill us
   // and orphan the child. (Signal listeners do not keep the loop alive.)
   for (const name of FORWARDED) process.on(name, onSignal);
@@ -126,6 +154,12 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
     if (child) posix.close(child.sentinel);
   };
 
+  if (argv[0] === '') {
+    // execvp("") fails with ENOENT; spawn() rejects it as an argument instead.
+    const enoent = Object.assign(new Error('execve ENOENT'), { code: 'ENOENT', errno: -constants.errno.ENOENT, syscall: 'execve' });
+    cleanup();
+    return spawnFailure(argv, enoent, options.json);
+  }
   const before = childTimes();
   const started = performance.now();
   try {
@@ -144,12 +178,19 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
 
   // pidfd: readable only once the child has exited, so a blocking reap is
   // immediate. Pipe: readable when every holder closed it, maybe not the exit.
-  subscription = whenReadable(child.sentinel, () => reap(usePidfd));
+  subscription = whenReadable(
+    child.sentinel,
+    guarded(() => reap(usePidfd)),
+  );
   if (options.timeout > 0) {
-    timer = after(options.timeout, () => {
-      timedOut = true;
-      send(options.signal);
-    });
+    // Counted from just before the spawn, which itself takes about a millisecond.
+    timer = after(
+      Math.max(options.timeout - (performance.now() - started) / 1000, 0),
+      guarded(() => {
+        timedOut = true;
+        send(options.signal);
+      }),
+    );
   }
   // Without pidfd the pipe may hang up a moment before the child is
   // waitable, and SIGCHLD listeners do not keep the loop alive: hold it
@@ -157,10 +198,20 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
   const keepAlive = usePidfd ? null : setInterval(() => {}, 2 ** 31 - 1);
   if (!usePidfd) reap(false);
 
-  const st = await exited;
+  let st: posix.WaitStatus;
+  try {
+    st = await exited;
+  } catch (err) {
+    // We can no longer watch the command: leave nothing running behind.
+    const { pid, pidfd } = child;
+    ignoreGone(() => (pidfd === null ? posix.kill(pid, 'SIGKILL') : posix.pidfdSendSignal(pidfd, 'SIGKILL')));
+    if (!options.foreground) ignoreGone(() => posix.killpg(pid, 'SIGKILL'));
+    throw err;
+  } finally {
+    if (keepAlive) clearInterval(keepAlive);
+    cleanup();
+  }
   const elapsed = (performance.now() - started) / 1000;
-  if (keepAlive) clearInterval(keepAlive);
-  cleanup();
 
   let code = st.signaled ? 128 + (st.termSignal ?? 0) : (st.exitStatus ?? 0);
   // GNU: a child that had to be SIGKILLed after a timeout reports 128+9, not 124.
@@ -182,6 +233,10 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
       status: code,
     };
     process.stderr.write(`${JSON.stringify(report)}\n`);
+  }
+  if (!timedOut && received !== null && RERAISED.includes(received) && st.termSignal === posix.signals[received]) {
+    // cleanup() removed our listeners, so the default action applies now.
+    process.kill(process.pid, received);
   }
   return code;
 }
