@@ -47,7 +47,8 @@ export interface WaitpidOptions {
   continued?: boolean;
 }
 
-export function envArray(env: Record<string, string>, name: string): string[] {
+export function envArray(env: Record<string, string>, name = 'env'): string[] {
+  validateString(name, 'name');
   validateObject(env, name);
   return Object.entries(env).map(([key, value]) => {
     if (typeof value !== 'string') validateString(value, `${name}.${key}`);
