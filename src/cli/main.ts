@@ -90,7 +90,8 @@ function program(setStatus: (code: number) => void): Command {
       writeErr: (s) => process.stderr.write(s),
       outputError: (s, write) => write(`posix-process: ${s.replace(/^error: /, '')}`),
     })
-    .showHelpAfterError(usageAfterError('main'));
+    .showHelpAfterError(usageAfterError('main'))
+    .addHelpText('after', "\nRun 'posix-process <command> --help' for a command's options and exit statuses.\n");
 
   root
     .command('run')
