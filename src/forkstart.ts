@@ -137,8 +137,13 @@ function installExitPath(): void {
     enumerable: true,
     configurable: true,
   });
-  // Without a listener Node would end the process on an uncaught error (or
-  // unhandled rejection, which Node raises as one) through its teardown.
+  // The parent's error handlers are the parent's business (a test runner's
+  // would go on running its tests here, a server's would report to it):
+  // the child drops them. Then an unhandled rejection becomes an uncaught
+  // exception, and ours ends the child with 1 through the exit path rather
+  // than Node's teardown.
+  process.removeAllListeners('uncaughtException');
+  process.removeAllListeners('unhandledRejection');
   process.on('uncaughtException', strayError);
 }
 

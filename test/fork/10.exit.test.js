@@ -69,6 +69,17 @@ describe('fork child: stray errors', () => {
   });
 });
 
+describe("fork child: the parent's error handlers", () => {
+  it("do not run in the child: an uncaught error there ends it with 1", () => {
+    for (const kind of [0, 1]) {
+      const out = run('parent-handlers', kind);
+      expect(out.exitCode).to.equal(1);
+      expect(out.stdout).to.not.include('HANDLER RAN');
+      expect(out.stderr).to.include(kind === 1 ? 'child rejection' : 'child timer error');
+    }
+  });
+});
+
 describe('fork child: stdio', () => {
   it('console.log output survives process.exit()', () => {
     const out = run('console-exit');
