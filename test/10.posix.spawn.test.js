@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { binding } from '../dist/binding.js';
 import { posix } from '../dist/index.js';
 import { fdCount, zombieChildren } from './helpers.js';
-import { fdTable, isCloexec, killAndReap, pidfdMode, readAll, release, run, sh, spawnSleep } from './fixtures/posix-util.js';
+import { fdTable, isCloexec, sleepingFdTable, killAndReap, pidfdMode, readAll, release, run, sh, spawnSleep } from './fixtures/posix-util.js';
 
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
@@ -139,7 +139,7 @@ describe('posix.spawn', function () {
     it('default map is 0, 1, 2 (plus the fallback sentinel) and nothing else', function () {
       const child = spawnSleep();
       try {
-        const table = fdTable(child.pid);
+        const table = sleepingFdTable(child.pid);
         expect(table).to.deep.equal({ 0: own(0), 1: own(1), 2: own(2), ...expectedExtra(child, 3) });
         if (pidfdMode) expect(child.sentinel).to.equal(child.pidfd);
         else expect(child.pidfd).to.equal(null);
@@ -152,7 +152,7 @@ describe('posix.spawn', function () {
       const [r, w] = posix.pipe();
       const child = spawnSleep(30, { fds: [r, 1, 2] });
       try {
-        expect(fdTable(child.pid)).to.deep.equal({ 0: own(r), 1: own(1), 2: own(2), ...expectedExtra(child, 3) });
+        expect(sleepingFdTable(child.pid)).to.deep.equal({ 0: own(r), 1: own(1), 2: own(2), ...expectedExtra(child, 3) });
       } finally {
         killAndReap(child);
         posix.close(r);
@@ -163,7 +163,7 @@ describe('posix.spawn', function () {
     it('swaps 0 and 1 (a source clobbered by a lower dup2)', function () {
       const child = spawnSleep(30, { fds: [1, 0, 2] });
       try {
-        expect(fdTable(child.pid)).to.deep.equal({ 0: own(1), 1: own(0), 2: own(2), ...expectedExtra(child, 3) });
+        expect(sleepingFdTable(child.pid)).to.deep.equal({ 0: own(1), 1: own(0), 2: own(2), ...expectedExtra(child, 3) });
       } finally {
         killAndReap(child);
       }
@@ -180,7 +180,7 @@ describe('posix.spawn', function () {
       const child = spawnSleep(30, { fds });
       try {
         expect(own(a)).to.not.equal(own(b));
-        expect(fdTable(child.pid)).to.deep.equal({ 0: own(0), 1: own(1), 2: own(2), [a]: own(b), [b]: own(a), ...expectedExtra(child, b + 1) });
+        expect(sleepingFdTable(child.pid)).to.deep.equal({ 0: own(0), 1: own(1), 2: own(2), [a]: own(b), [b]: own(a), ...expectedExtra(child, b + 1) });
       } finally {
         killAndReap(child);
         for (const fd of [a, a2, b, b2]) posix.close(fd);
@@ -190,7 +190,7 @@ describe('posix.spawn', function () {
     it('null closes a standard fd', function () {
       const child = spawnSleep(30, { fds: [null, 1, 2] });
       try {
-        expect(fdTable(child.pid)).to.deep.equal({ 1: own(1), 2: own(2), ...expectedExtra(child, 3) });
+        expect(sleepingFdTable(child.pid)).to.deep.equal({ 1: own(1), 2: own(2), ...expectedExtra(child, 3) });
       } finally {
         killAndReap(child);
       }
@@ -207,7 +207,7 @@ describe('posix.spawn', function () {
       try {
         // The sentinel must not be ready while the child runs.
         expect(posix.poll([{ fd: child.sentinel, events: posix.POLLIN }], 300)).to.deep.equal([0]);
-        expect(fdTable(child.pid)).to.deep.equal({ 0: own(0), 1: own(1), 2: own(2), ...expectedExtra(child, hi) });
+        expect(sleepingFdTable(child.pid)).to.deep.equal({ 0: own(0), 1: own(1), 2: own(2), ...expectedExtra(child, hi) });
       } finally {
         killAndReap(child);
       }
@@ -217,7 +217,7 @@ describe('posix.spawn', function () {
       const [r, w] = posix.pipe(); // CLOEXEC: must not reach the child
       const child = spawnSleep(30, { closeFds: false });
       try {
-        const table = fdTable(child.pid);
+        const table = sleepingFdTable(child.pid);
         const parent = fdTable();
         const expected = { 0: own(0), 1: own(1), 2: own(2) };
         for (const [fd, link] of Object.entries(parent)) {

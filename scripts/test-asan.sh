@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs the raw posix tests against an AddressSanitizer build of the addon.
+#
+# The addon is built with -fsanitize=address (binding.gyp's `asan` variable)
+# in a separate tree, .asan/, so build/Release stays as it is for everyone
+# else. The tests load that build through node-gyp-build's
+# POSIX_PROCESS_PREBUILD override; node itself is not instrumented, so the
+# ASan runtime is preloaded (LD_PRELOAD) and inherited by every child the
+# tests start. Leak detection is off: node does not free everything at
+# exit. Any ASan report, in the test runner or in any child (log_path
+# catches those), fails the run.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+asan_dir="$root/.asan"
+cd "$root"
+
+libasan="$(gcc -print-file-name=libasan.so)"
+if [ ! -e "$libasan" ]; then
+  echo "test-asan: libasan.so not found (gcc -print-file-name=libasan.so gave '$libasan')" >&2
+  exit 2
+fi
+
+# 1. A separate tree with the native sources, built with ASan. The flags go
+#    in through CXXFLAGS/LDFLAGS (appended last by gyp's Makefile): `-Dasan=1`
+#    alone does not work, because node's own config.gypi defines `asan: 0`
+#    and gyp lets that plain definition override binding.gyp's `asan%`.
+asan_flags="-fsanitize=address -fno-omit-frame-pointer -O1 -g"
+rm -rf "$asan_dir/native" "$asan_dir/build"
+mkdir -p "$asan_dir"
+cp -R binding.gyp package.json native "$asan_dir/"
+if ! (cd "$asan_dir" &&
+  npx --no-install node-gyp configure -- -Dasan=1 &&
+  CXXFLAGS="$asan_flags" LDFLAGS="-fsanitize=address" npx --no-install node-gyp build) >"$asan_dir/build.log" 2>&1; then
+  cat "$asan_dir/build.log" >&2
+  exit 2
+fi
+if grep -E "warning:" "$asan_dir/build.log" >&2; then
+  echo "test-asan: the build has warnings" >&2
+  exit 2
+fi
+addon="$asan_dir/build/Release/posix_process.node"
+if ! nm -D "$addon" | grep __asan_ >/dev/null; then
+  echo "test-asan: $addon is not instrumented" >&2
+  exit 2
+fi
+
+# 2. The TypeScript layer as usual.
+npx --no-install tsc -p .
+
+# 3. The posix tests, with reports from every process collected.
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+specs=(test/1[0-6].*.test.js)
+status=0
+# Both sentinel paths: pidfd, and the pipe fallback.
+for no_pidfd in 0 1; do
+  echo "test-asan: POSIX_PROCESS_NO_PIDFD=$no_pidfd"
+  POSIX_PROCESS_NO_PIDFD=$no_pidfd \
+    POSIX_PROCESS_PREBUILD="$asan_dir" \
+    LD_PRELOAD="$libasan" \
+    ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$logs/asan:${ASAN_OPTIONS:-}" \
+    npx --no-install mocha --no-config --timeout 120000 --slow 5000 "${specs[@]}" || status=$?
+done
+
+# Make sure the tests really ran on the instrumented addon.
+POSIX_PROCESS_PREBUILD="$asan_dir" LD_PRELOAD="$libasan" ASAN_OPTIONS=detect_leaks=0 \
+  node --input-type=module -e "
+    import { readFileSync } from 'node:fs';
+    await import('$root/dist/binding.js');
+    const maps = readFileSync('/proc/self/maps', 'utf8');
+    if (!maps.includes('$addon')) { console.error('test-asan: the ASan build was not loaded'); process.exit(3); }
+  " || status=$?
+
+# Errors fail the run. Warnings are shown: the spawn child runs on a stack
+# of its own (clone with CLONE_VM), and ASan warns that it cannot unpoison
+# that stack when the child calls a noreturn function (_exit, execve).
+errors=0
+for f in "$logs"/asan.*; do
+  [ -e "$f" ] || continue
+  if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|SUMMARY: AddressSanitizer" "$f"; then
+    errors=$((errors + 1))
+    echo "--- ASan error report $f" >&2
+    cat "$f" >&2
+  else
+    echo "--- ASan warning $f: $(head -1 "$f")" >&2
+  fi
+done
+if [ "$errors" -gt 0 ]; then
+  echo "test-asan: $errors AddressSanitizer error report(s)" >&2
+  status=1
+fi
+if [ "$status" -eq 0 ]; then
+  echo "test-asan: no AddressSanitizer error; posix tests passed on the ASan build ($addon), both sentinel paths"
+fi
+exit "$status"
