@@ -63,12 +63,12 @@ export function forkUnsafeReason(): string | null {
 
 export function assertForkSafe(): void {
   const reason = forkUnsafeReason();
-  if (reason !== null) {
-    throw new ProcessError(
-      'ERR_FORK_UNSAFE',
-      `cannot fork this Node.js process safely: ${reason}. ` +
-        `Run node with --single-threaded (node --single-threaded app.js; NODE_OPTIONS cannot carry it), ` +
-        `or use the 'spawn' or 'forkserver' start method.`,
-    );
-  }
+  if (reason === null) return;
+  const hint = !isMainThread
+    ? `Fork from the main thread, or use the 'spawn' or 'forkserver' start method.`
+    : process.platform !== 'linux'
+      ? `Use the 'spawn' or 'forkserver' start method.`
+      : `Run node with --single-threaded (node --single-threaded app.js; NODE_OPTIONS cannot carry it), ` +
+        `or use the 'spawn' or 'forkserver' start method.`;
+  throw new ProcessError('ERR_FORK_UNSAFE', `cannot fork this Node.js process safely: ${reason}. ${hint}`);
 }
