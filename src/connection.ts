@@ -14,11 +14,13 @@
 // - System errors ('write EPIPE', code, errno, syscall) from the underlying read/write.
 //
 // After a fork (fork start method, posix.fork()) the child inherits the same
-// Connection objects and fds. Readiness subscriptions made in the parent are
-// dead there (the fork engineer closes inherited poll handles), so the child's
-// copy forgets its subscription and its pending recv() promises (they belong
-// to the parent's code; they stay unsettled in the child) without touching
-// them, and starts afresh. Bytes of a partly read message stay buffered.
+// Connection objects and fds. A readiness subscription made in the parent
+// may be dead there (watch.ts drops inherited poll handles in the child) or
+// still sit in the inherited registry: the child's copy forgets it without
+// cancelling it, ignores its callbacks, and forgets the parent's pending
+// recv() promises too (they belong to the parent's code and stay unsettled
+// in the child). Bytes of a partly read message stay buffered. The only
+// thing assumed of the fork side is that at-fork afterInChild hooks run.
 import { inspect } from 'node:util';
 import { registerAtFork } from './atfork.js';
 import { binding } from './binding.js';
@@ -61,6 +63,9 @@ export class Connection {
   readonly #reader = new FrameReader();
   #pending: Pending[] = [];
   #subscription: Subscription | null = null;
+  // Identifies the live subscription: a callback from an older one (made by
+  // the parent before a fork, still in the inherited registry) is ignored.
+  #token: object | null = null;
   #generation = forkGeneration;
 
   /**
@@ -165,6 +170,7 @@ export class Connection {
     this.#closed = true;
     this.#subscription?.cancel();
     this.#subscription = null;
+    this.#token = null;
     const pending = this.#pending;
     this.#pending = [];
     for (const waiter of pending) waiter.reject(closedError());
@@ -200,6 +206,7 @@ export class Connection {
     if (this.#generation === forkGeneration) return;
     this.#generation = forkGeneration;
     this.#subscription = null;
+    this.#token = null;
     this.#pending = [];
   }
 
@@ -213,8 +220,12 @@ export class Connection {
       for (const waiter of pending) waiter.reject(eofError(reader.truncated));
     }
     if (this.#pending.length > 0 && this.#subscription === null) {
+      const token = {};
       try {
-        this.#subscription = whenReadable(this.#fd, () => this.#onReadable());
+        this.#subscription = whenReadable(this.#fd, () => {
+          if (this.#token === token) this.#onReadable();
+        });
+        this.#token = token;
       } catch (error) {
         const pending = this.#pending;
         this.#pending = [];
@@ -223,6 +234,7 @@ export class Connection {
     } else if (this.#pending.length === 0 && this.#subscription !== null) {
       this.#subscription.cancel();
       this.#subscription = null;
+      this.#token = null;
     }
   }
 
@@ -231,6 +243,7 @@ export class Connection {
   // case another process made the shared file description blocking again.
   #onReadable(): void {
     this.#subscription = null;
+    this.#token = null;
     if (this.#closed) return;
     const reader = this.#reader;
     try {
