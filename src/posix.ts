@@ -100,7 +100,13 @@ export function spawn(file: string, argv: string[], options: SpawnOptions = {}):
 export function fork(): number {
   assertForkSafe();
   runBeforeFork();
-  const pid = binding.fork();
+  let pid: number;
+  try {
+    pid = binding.fork();
+  } catch (error) {
+    runAfterForkInParent(); // as CPython: the parent's after-hooks run even when fork fails
+    throw error;
+  }
   if (pid === 0) runAfterForkInChild();
   else runAfterForkInParent();
   return pid;
