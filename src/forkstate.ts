@@ -13,38 +13,59 @@ import { registerAtFork } from './atfork.js';
 // from OpenSSL, which reseeds itself after fork. It yields 53 random bits
 // per number, uniform in [0, 1), like V8's. (A reference to the original
 // taken before the fork, `const r = Math.random`, is not reached.)
-function reseedMathRandom(): void {
-  const pool = new Uint32Array(512);
-  let index = pool.length;
-  function random(): number {
-    if (index === pool.length) {
-      randomFillSync(pool);
-      index = 0;
-    }
-    const high = pool[index++] >>> 5; // 27 bits
-    const low = pool[index++] >>> 6; // 26 bits
-    return (high * 67108864 + low) / 9007199254740992;
+// The function and its pool are made here, in the parent, and the pool is
+// filled on first use: every page a fork child writes costs a copy-on-write
+// fault, and a child that never calls Math.random should not pay OpenSSL's
+// reseed either.
+const pool = new Uint32Array(512);
+let poolIndex = pool.length;
+
+function random(): number {
+  if (poolIndex === pool.length) {
+    randomFillSync(pool);
+    poolIndex = 0;
   }
+  const high = pool[poolIndex++] >>> 5; // 27 bits
+  const low = pool[poolIndex++] >>> 6; // 26 bits
+  return (high * 67108864 + low) / 9007199254740992;
+}
+
+function reseedMathRandom(): void {
+  poolIndex = pool.length; // a grandchild must not reuse its parent's pool
   Object.defineProperty(Math, 'random', { value: random, writable: true, enumerable: false, configurable: true });
 }
 
 // crypto.randomUUID() serves 128 UUIDs from one cached random buffer
 // (lib/internal/crypto/random.js: uuidData, uuidBatch), refilled when its
-// index wraps to 0. The child inherits buffer and index, so it would hand
-// out the parent's next UUIDs. The index is unreachable, but 128 calls
-// pass through 0 exactly once, so afterwards every UUID comes from a buffer
-// the child refilled itself. globalThis.crypto.randomUUID shares the cache.
+// index wraps to 0. A fork child inherits buffer and index, so it hands out
+// the UUIDs the parent would hand out next. Neither index nor buffer can be
+// reached, but 128 calls pass through 0 exactly once. So right after each
+// fork the *parent* makes 128 calls and discards them: it skips past every
+// cached UUID the child may serve (the child serves the rest of that batch,
+// then refills from its own, reseeded, OpenSSL). Doing it in the parent
+// keeps the child fast (every page it writes costs a copy-on-write fault:
+// in the child this drain cost 0.4-2 ms) and runs on the other core while
+// the child starts. Siblings never collide either: each forked from a
+// different batch position or buffer. globalThis.crypto.randomUUID shares
+// the cache; randomUUID({ disableEntropyCache: true }) never used it.
 const UUID_BATCH = 128;
 
 function drainUuidCache(): void {
   for (let i = 0; i < UUID_BATCH; i++) randomUUID();
 }
 
+function getppid(): number {
+  return binding.getppid();
+}
+
 registerAtFork({
+  afterInParent() {
+    drainUuidCache();
+  },
   afterInChild() {
     Object.defineProperty(process, 'pid', { value: binding.getpid(), writable: false, enumerable: true, configurable: true });
-    Object.defineProperty(process, 'ppid', { get: () => binding.getppid(), enumerable: true, configurable: true });
+    // A getter: the parent may die and the child be re-parented.
+    Object.defineProperty(process, 'ppid', { get: getppid, enumerable: true, configurable: true });
     reseedMathRandom();
-    drainUuidCache();
   },
 });
