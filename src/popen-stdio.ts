@@ -4,7 +4,7 @@
 // becomes a Node stream on the Process (stdin writable, stdout/stderr
 // readable, higher fds duplex).
 import { openSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { binding } from './binding.js';
 import { invalidArgType, invalidArgValue } from './errors.js';
@@ -85,6 +85,9 @@ export function releaseStdio(prepared: PreparedStdio, failed: boolean): void {
 /** Streams over our ends: index 0 writable, 1 and 2 readable, others duplex. */
 export function openStreams(prepared: PreparedStdio): Array<Duplex | null> {
   const streams: Array<Duplex | null> = prepared.fds.map(() => null);
+  if (prepared.pipes.size === 0) return streams;
+  // node:net is loaded on first use: a spawn child's start-up stays lean.
+  const { Socket } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
   for (const [i, fd] of prepared.pipes) {
     const socket = new Socket({ fd, readable: i !== 0, writable: i === 0 || i > 2 });
     streams[i] = socket;

@@ -2,7 +2,7 @@
 // lives here (checks, names, bookkeeping, repr); launching is per start
 // method (popen-spawn, popen-fork, popen-exec) and the running child is a
 // Popen (reaping, waiting, signals).
-import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
@@ -239,7 +239,8 @@ export class Process {
         name: 'MainProcess',
         identity: [],
         daemon: false,
-        authkey: randomBytes(32),
+        // node:crypto on first use only: a spawn child gets its key from the parent.
+        authkey: (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).randomBytes(32),
         parentPid: null,
         main: true,
       };

@@ -5,7 +5,21 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Process } from '../dist/index.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { fdCount, zombieChildren } from './helpers.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
+
+// Sentinels of processes dropped by earlier tests close when they are
+// collected: collect first, so fd baselines do not move under a test.
+async function settleGarbage() {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 function collect(stream) {
   return new Promise((resolve, reject) => {
@@ -59,7 +73,8 @@ describe('32 Process, program targets', function () {
   });
 
   describe('exec failure', function () {
-    it('ENOENT is thrown by start() synchronously, the object stays unstarted, nothing leaks', function () {
+    it('ENOENT is thrown by start() synchronously, the object stays unstarted, nothing leaks', async function () {
+      await settleGarbage();
       const fds = fdCount();
       const zombies = zombieChildren().length;
       for (let i = 0; i < 50; i++) {
@@ -191,6 +206,7 @@ describe('32 Process, program targets', function () {
     });
 
     it('close() destroys the pipe streams; an fd that is not open fails with EBADF', async function () {
+      await settleGarbage();
       const fds = fdCount();
       const p = new Process({ executable: '/bin/sleep', args: ['0'], stdio: 'pipe' });
       p.start();
@@ -225,6 +241,7 @@ describe('32 Process, program targets', function () {
   });
 
   it('1000 start/join/close cycles leave no fd and no zombie', async function () {
+    await settleGarbage();
     const fds = fdCount();
     const zombies = zombieChildren().length;
     for (let i = 0; i < 1000; i++) {
