@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { writeSync } from 'node:fs';
 import { posix } from '../dist/index.js';
 import { fdCount } from './helpers.js';
-import { isCloexec, killAndReap, release, spawnSleep } from './fixtures/posix-util.js';
+import { isCloexec, killAndReap, readAll, release, spawnSleep } from './fixtures/posix-util.js';
 
 const { POLLIN, POLLOUT, POLLHUP, POLLNVAL } = posix;
 const elapsed = (start) => Number(process.hrtime.bigint() - start) / 1e9;
@@ -86,6 +86,45 @@ describe('posix poll, pipe, close', function () {
       killAndReap(first);
       killAndReap(second);
     }
+  });
+
+  describe('Watcher (binding) whose callback throws', function () {
+    // Runs in a child node: before the fix the C++ exception escaped the
+    // libuv callback and the process aborted (SIGABRT).
+    const script = (handler) => `
+      import { binding } from ${JSON.stringify(new URL('../dist/binding.js', import.meta.url).href)};
+      import { writeSync } from 'node:fs';
+      ${handler ? "process.on('uncaughtException', (e) => { writeSync(1, 'caught ' + e.message); process.exit(3); });" : ''}
+      const [r, w] = binding.pipe();
+      new binding.Watcher(r, () => { throw new Error('boom'); });
+      writeSync(w, 'x');
+    `;
+    function runNode(source) {
+      const [r, w] = posix.pipe();
+      const [er, ew] = posix.pipe();
+      const child = posix.spawn(process.execPath, [process.execPath, '--input-type=module', '-e', source], { fds: [0, w, ew] });
+      posix.close(w);
+      posix.close(ew);
+      try {
+        return { out: readAll(r), err: readAll(er), status: posix.waitpid(child.pid) };
+      } finally {
+        posix.close(r);
+        posix.close(er);
+        release(child);
+      }
+    }
+
+    it('is an uncaught exception that process.on("uncaughtException") sees', function () {
+      const { out, status } = runNode(script(true));
+      expect(status).to.include({ signaled: false, exitCode: 3 });
+      expect(out).to.equal('caught boom');
+    });
+
+    it('without a handler ends the process like any uncaught exception (exit 1)', function () {
+      const { err, status } = runNode(script(false));
+      expect(status).to.include({ signaled: false, exitCode: 1 });
+      expect(err).to.include('Error: boom');
+    });
   });
 
   it('rejects bad entries and timeouts', function () {
