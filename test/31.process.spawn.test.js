@@ -233,6 +233,14 @@ describe('31 Process, spawn start method', function () {
       expect(codes).to.deep.equal(table.map(([, code]) => code));
     });
 
+    it('a promise that never settles with nothing pending ends like a drained Node program', async function () {
+      expect(await exitCodeOf(() => new Promise(() => {}))).to.equal(0);
+      expect(await exitCodeOf(() => {
+        process.exitCode = 4;
+        return new Promise(() => {});
+      })).to.equal(4);
+    });
+
     it('process.exitCode = n -> n, after pending work', async function () {
       expect(await exitCodeOf(() => {
         process.exitCode = 5;
@@ -645,6 +653,18 @@ describe('31 Process, spawn start method', function () {
     } finally {
       process.off('SIGUSR1', onSignal);
     }
+  });
+
+  it("stdio 'pipe' works for a JS child: console.log arrives on p.stdout", async function () {
+    const p = new Process({ target: () => console.log('from the child'), stdio: ['ignore', 'pipe', 'inherit'] });
+    p.start();
+    const chunks = [];
+    p.stdout.on('data', (chunk) => chunks.push(chunk));
+    await new Promise((resolve) => p.stdout.on('end', resolve));
+    await p.join();
+    expect(Buffer.concat(chunks).toString()).to.equal('from the child\n');
+    expect(p.exitCode).to.equal(0);
+    p.close();
   });
 
   it('env and cwd apply to a JS child too', async function () {

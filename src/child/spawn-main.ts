@@ -96,4 +96,10 @@ async function main(): Promise<void> {
   if (code !== 0) process.exitCode = code;
 }
 
-await main();
+// Not a top-level await: a target whose promise never settles, with
+// nothing else pending, ends like any Node program whose loop drained
+// (exit 0 or process.exitCode), not with the unsettled-TLA exit code 13.
+main().catch((error: unknown) => {
+  reportFailure('(bootstrap)', error);
+  process.exitCode = 1;
+});
