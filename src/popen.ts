@@ -79,7 +79,12 @@ export class Popen {
       // A plain blocking waitpid, as CPython's join() without timeout: it
       // does not depend on the sentinel (which a grandchild might hold open
       // on the pipe fallback). The native call retries EINTR.
-      this.#settleFrom(binding.waitpid(this.pid));
+      try {
+        this.#settleFrom(binding.waitpid(this.pid));
+      } catch (error) {
+        // ECHILD: reaped behind our back (a waitpid(-1) elsewhere): the status is lost.
+        if (!isCode(error, 'ECHILD')) throw error;
+      }
       return;
     }
     const deadline = performance.now() + timeoutSec * 1000;
