@@ -470,6 +470,25 @@ describe('31 Process, spawn start method', function () {
       q.close();
     });
 
+    it('test_wait_timeout / test_neg_timeout with a running Process: [] after the timeout, at once when negative', async function () {
+      const p = await startSleeper();
+      let t0 = performance.now();
+      expect(await wait([p], 1)).to.deep.equal([]);
+      expect(elapsedSince(t0)).to.be.within(0.9, 4);
+      t0 = performance.now();
+      expect(waitSync([p, p.sentinel], 0.5)).to.deep.equal([]);
+      expect(elapsedSince(t0)).to.be.within(0.4, 3);
+      t0 = performance.now();
+      expect(await wait([p], -1)).to.deep.equal([]);
+      expect(waitSync([p], -1)).to.deep.equal([]);
+      expect(elapsedSince(t0)).to.be.lessThan(0.5);
+      p.kill();
+      expect(await wait([p], 20)).to.deep.equal([p]);
+      await p.join();
+      expect(p.exitCode).to.equal(-SIGKILL);
+      p.close();
+    });
+
     it('test_wait_integer: a Process and its sentinel in wait() next to Connections', async function () {
       const [a, b] = Pipe();
       const p = new Process({ target: () => new Promise((resolve) => setTimeout(resolve, 1500)) });
