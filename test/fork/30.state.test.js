@@ -40,6 +40,20 @@ describe('fork child state', () => {
     }
   });
 
+  it('siblings forked back to back, and a grandchild, never share a randomUUID() either', () => {
+    randomUUID();
+    const a = inChild(() => Array.from({ length: 200 }, () => randomUUID())).report;
+    const b = inChild(() => {
+      const own = Array.from({ length: 100 }, () => randomUUID());
+      const grand = inChild(() => Array.from({ length: 100 }, () => randomUUID())).report;
+      return [...own, ...grand];
+    }).report;
+    const parent = Array.from({ length: 200 }, () => randomUUID());
+    const all = [...a, ...b, ...parent];
+    expect(all).to.have.length(600);
+    expect(new Set(all).size).to.equal(600);
+  });
+
   it('globalThis.crypto.randomUUID() (same cache) differs too', () => {
     globalThis.crypto.randomUUID();
     const { report } = inChild(() => Array.from({ length: 50 }, () => globalThis.crypto.randomUUID()));
