@@ -14,7 +14,16 @@ const before: Array<() => void> = [];
 const afterInParent: Array<() => void> = [];
 const afterInChild: Array<() => void> = [];
 
-/** Registers callbacks around every fork of this process. */
+/**
+ * Registers callbacks around every fork of this process (the fork start
+ * method and posix.fork()), like CPython's os.register_at_fork:
+ * `before` runs in the parent just before fork(2), newest registration
+ * first; `afterInParent` and `afterInChild` run right after it, oldest
+ * first. In the child, `afterInChild` hooks run before any target code,
+ * after the library's own fixes (pid, ppid, Math.random). A hook that
+ * throws is reported with process.emitWarning and does not stop the fork
+ * or the other hooks. Hooks cannot be removed.
+ */
 export function registerAtFork(hooks: AtForkHooks): void {
   if (typeof hooks !== 'object' || hooks === null) throw invalidArgType('hooks', 'of type object', hooks);
   const entries = [
