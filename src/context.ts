@@ -3,11 +3,12 @@
 // (currentProcess), its parent (parentProcess), the children it started and
 // what happens to them when this process exits.
 import { availableParallelism } from 'node:os';
+import type { Duplex } from 'node:stream';
 import { binding } from './binding.js';
 import { invalidArgValue, ProcessError } from './errors.js';
-import { forkUnsafeReason } from './forksafety.js';
-import type { Popen } from './popen.js';
-import { forkAvailable } from './popen-fork.js';
+import type { Launched, Popen } from './popen.js';
+import type { ProgramRequest } from './popen-exec.js';
+import type { SpawnRequest } from './popen-spawn.js';
 import { makeMainProcess, type Process } from './process.js';
 import { validateBoolean, validateObject, validateString, validateTimeout } from './validate.js';
 import { whenReadable } from './watch.js';
@@ -17,18 +18,45 @@ const METHODS: readonly StartMethod[] = ['spawn', 'fork', 'forkserver'];
 
 let startMethod: StartMethod | null = null;
 
+export interface LaunchResult {
+  launched: Launched;
+  streams: Array<Duplex | null>;
+}
+
+/** The launch of each start method (launchers.ts, registered by index.ts). */
+export interface Launchers {
+  spawn(request: SpawnRequest): LaunchResult;
+  program(request: ProgramRequest): LaunchResult;
+  fork(childMain: () => Promise<number>): Launched;
+  /** Why fork cannot be used here, or null. */
+  forkUnavailable(): string | null;
+}
+
+let launchers: Launchers | null = null;
+
+export function registerLaunchers(registered: Launchers): void {
+  launchers = registered;
+}
+
+export function getLaunchers(): Launchers {
+  if (launchers === null) {
+    throw new ProcessError('ERR_START_METHOD_UNSUPPORTED', "no start method is loaded: import Process from 'posix-process'");
+  }
+  return launchers;
+}
+
 /** Why `method` cannot start processes here, or null when it can. */
 export function startMethodUnavailable(method: StartMethod): string | null {
+  if (launchers === null) return "no start method is loaded: import Process from 'posix-process'";
   if (method === 'spawn') return null;
   if (method === 'forkserver') return "the 'forkserver' start method is not implemented yet; use 'spawn' or 'fork'";
-  if (!forkAvailable()) return "the 'fork' start method is not available in this build; use 'spawn'";
-  return forkUnsafeReason();
+  return launchers.forkUnavailable();
 }
 
 export function assertStartMethod(method: StartMethod): void {
   const reason = startMethodUnavailable(method);
   if (reason === null) return;
-  if (method === 'fork' && forkAvailable()) {
+  if (method === 'fork' && process.platform === 'linux' && launchers !== null) {
     throw new ProcessError(
       'ERR_FORK_UNSAFE',
       `cannot fork this Node.js process safely: ${reason}. ` +

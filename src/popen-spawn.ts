@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { serialize } from 'node:v8';
 import { binding } from './binding.js';
 import { childExecArgv } from './child/execargv.js';
+import { Connection } from './connection.js';
 import { extractConnections, type ConnectionSlot } from './child/transfer.js';
 import { livenessReadEnd } from './context.js';
 import { ProcessError } from './errors.js';
@@ -76,9 +77,11 @@ function notTransferable(what: string, error: unknown): ProcessError {
 
 function encodePayload(request: SpawnRequest, fdCount: number): { bytes: Buffer; slots: ConnectionSlot[] } {
   const slots: ConnectionSlot[] = [];
-  const args = extractConnections(request.args, slots);
-  const kwargs = extractConnections(request.kwargs, slots);
-  const props = extractConnections(request.props, slots);
+  // One slot per Connection, wherever (and however often) it appears.
+  const index = new Map<Connection, number>();
+  const args = extractConnections(request.args, slots, index, Connection);
+  const kwargs = extractConnections(request.kwargs, slots, index, Connection);
+  const props = extractConnections(request.props, slots, index, Connection);
   const payload: SpawnPayload = {
     target: request.target,
     cls: request.cls,

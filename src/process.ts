@@ -15,6 +15,7 @@ import {
   cleanup,
   currentProcess,
   dropInheritedLiveness,
+  getLaunchers,
   getStartMethod,
   livenessReadEnd,
   nextCount,
@@ -25,9 +26,7 @@ import {
 } from './context.js';
 import { invalidArgType, invalidArgValue, ProcessError } from './errors.js';
 import { Popen, type Launched } from './popen.js';
-import { launchProgram } from './popen-exec.js';
-import { launchFork } from './popen-fork.js';
-import { launchSpawn, type TargetSpec } from './popen-spawn.js';
+import type { TargetSpec } from './popen-spawn.js';
 import { validateStdio, type StdioEntry, type StdioOption } from './popen-stdio.js';
 import { validateBoolean, validateObject, validateString, validateTimeout } from './validate.js';
 
@@ -294,7 +293,7 @@ export class Process {
     cleanup();
     let launched: Launched;
     if (this.#program !== null) {
-      const result = launchProgram({ ...this.#program, args: this.#args as string[], stdio: this.#stdio });
+      const result = getLaunchers().program({ ...this.#program, args: this.#args as string[], stdio: this.#stdio });
       launched = result.launched;
       this.#streams = result.streams;
     } else {
@@ -303,7 +302,7 @@ export class Process {
       if (method === 'fork') {
         launched = this.#launchFork();
       } else {
-        const result = launchSpawn({
+        const result = getLaunchers().spawn({
           target: this.#targetSpec(),
           cls: this.#classRef(),
           props: this.constructor === Process ? null : Object.fromEntries(Object.entries(this)),
@@ -557,7 +556,7 @@ export class Process {
     livenessReadEnd(); // the child keeps its read end as parentProcess().sentinel
     const parentName = currentProcess().name;
     const parentPid = process.pid;
-    return launchFork(() => {
+    return getLaunchers().fork(() => {
       const parentSentinel = dropInheritedLiveness()!;
       const record: SelfRecord = {
         name: this.#name,

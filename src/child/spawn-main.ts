@@ -8,10 +8,9 @@
 // process.exitCode = n -> n & 0xff; an exception or rejection -> 1 with
 // `Process <name>:` and the stack on stderr; signal N -> -N (no SIGTERM or
 // SIGINT handler is installed here).
-import { readFileSync, writeSync } from 'node:fs';
+import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { deserialize } from 'node:v8';
 import { binding } from '../binding.js';
-import { Connection } from '../connection.js';
 import { becomeChild, type SelfRecord } from '../context.js';
 import { Process, restoreProcess, type Target, type TargetRef } from '../process.js';
 import type { SpawnPayload } from '../popen-spawn.js';
@@ -22,7 +21,7 @@ const PAYLOAD_FD = 3;
 
 function readPayload(): SpawnPayload {
   const bytes = readFileSync(PAYLOAD_FD);
-  binding.close(PAYLOAD_FD);
+  closeSync(PAYLOAD_FD);
   return deserialize(bytes) as SpawnPayload;
 }
 
@@ -68,8 +67,10 @@ async function main(): Promise<void> {
   }
   let proc: Process;
   try {
+    // connection.js only when there are Connections: a leaner start otherwise.
+    const { Connection } = payload.connections.length > 0 ? await import('../connection.js') : { Connection: null };
     const connections = payload.connections.map((slot) =>
-      Connection.fromFd(slot.fd, { readable: slot.readable, writable: slot.writable }),
+      Connection!.fromFd(slot.fd, { readable: slot.readable, writable: slot.writable }),
     );
     const args = restoreConnections(payload.args, connections) as unknown[];
     const kwargs = restoreConnections(payload.kwargs, connections) as Record<string, unknown> | null;

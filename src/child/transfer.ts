@@ -4,7 +4,9 @@
 // fixed number; the child puts a Connection over that fd back in its place.
 // Containers are copied only on the path to a Connection; the rest of the
 // value is left to structured clone as it is.
-import { Connection } from '../connection.js';
+// No import of connection.js here: the child loads it only when it has
+// Connections to rebuild.
+import type { Connection } from '../connection.js';
 
 /** The marker that stands for Connection number `index` of the transfer. */
 export const MARKER_KEY = '__posixProcessConnection__';
@@ -81,12 +83,16 @@ function rewrite(value: unknown, visit: (v: unknown) => unknown, seen: Map<objec
 }
 
 /** Parent side: replaces Connections by markers; returns the rewritten value. */
-export function extractConnections(value: unknown, slots: ConnectionSlot[]): unknown {
-  const index = new Map<Connection, number>();
+export function extractConnections(
+  value: unknown,
+  slots: ConnectionSlot[],
+  index: Map<Connection, number>,
+  ConnectionClass: typeof Connection,
+): unknown {
   return rewrite(
     value,
     (v) => {
-      if (!(v instanceof Connection)) return v;
+      if (!(v instanceof ConnectionClass)) return v;
       let i = index.get(v);
       if (i === undefined) {
         i = slots.length;
