@@ -1,6 +1,7 @@
 // posix-process: Python's multiprocessing.Process for Node.js, on real
 // POSIX calls. See API.md for the contract.
 import './forkstate.js';
+import './launchers.js';
 
 export * as posix from './posix.js';
 export type { WaitStatus } from './binding.js';
