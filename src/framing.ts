@@ -16,6 +16,8 @@ const HEADER = 4;
 const MAX_PAYLOAD = 0xffffffff;
 // Below this size header and payload go out in one write(2).
 const COALESCE = 64 * 1024;
+// fs.readSync/writeSync take an int32 length (and Linux moves at most ~2 GiB per call).
+const MAX_IO = 1 << 30;
 
 /** Lets wait() see a message or EOF a Connection already holds (not visible to poll(2)). */
 export const kBufferedReady: unique symbol = Symbol('posix-process.bufferedReady');
@@ -77,7 +79,7 @@ export function writeAll(fd: number, buffer: Buffer): void {
   let offset = 0;
   while (offset < buffer.length) {
     try {
-      offset += writeSync(fd, buffer, offset, buffer.length - offset);
+      offset += writeSync(fd, buffer, offset, Math.min(MAX_IO, buffer.length - offset));
     } catch (error) {
       if (!wouldBlock(error)) throw systemError(error);
       waitFor(fd, POLLOUT);
@@ -91,6 +93,7 @@ export class FrameReader {
   #headerFilled = 0;
   #body: Buffer | null = null;
   #bodyFilled = 0;
+  #broken: unknown = undefined;
   /** Complete payloads not yet handed out. */
   readonly messages: Buffer[] = [];
   /** The peer closed its end (read(2) returned 0). Permanent. */
@@ -105,12 +108,13 @@ export class FrameReader {
 
   /** One read(2): bytes read, 0 at EOF, -1 if it would block. Throws system errors. */
   readOnce(fd: number): number {
+    if (this.#broken !== undefined) throw this.#broken;
     const body = this.#body;
     let n: number;
     try {
       n = body === null
         ? readSync(fd, this.#header, this.#headerFilled, HEADER - this.#headerFilled, null)
-        : readSync(fd, body, this.#bodyFilled, body.length - this.#bodyFilled, null);
+        : readSync(fd, body, this.#bodyFilled, Math.min(MAX_IO, body.length - this.#bodyFilled), null);
     } catch (error) {
       if (wouldBlock(error)) return -1;
       throw systemError(error);
@@ -123,7 +127,13 @@ export class FrameReader {
     if (body === null) {
       this.#headerFilled += n;
       if (this.#headerFilled === HEADER) {
-        this.#body = Buffer.allocUnsafe(this.#header.readUInt32BE(0));
+        // A length no Buffer can hold means a corrupt stream: report it on every later read too.
+        try {
+          this.#body = Buffer.allocUnsafe(this.#header.readUInt32BE(0));
+        } catch (error) {
+          this.#broken = error;
+          throw error;
+        }
         this.#bodyFilled = 0;
       }
     } else {
