@@ -28,6 +28,7 @@ extern char** environ;
 namespace pp {
 
 void InitForkChild(Napi::Env env, Napi::Object exports);  // forkchild.cc
+void DropInheritedContinuation();                          // forkchild.cc
 int ForkProcess(Napi::Env env);
 
 namespace {
@@ -203,6 +204,7 @@ int ForkProcess(Napi::Env env) {
     // ranges are plain DOFORK memory. Start afresh on our own next fork.
     cache.valid = false;
     int rc = uv_loop_fork(loop);
+    DropInheritedContinuation();
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (rc != 0) {
       // The child cannot run its loop; leave before any JS runs.

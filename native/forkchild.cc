@@ -281,9 +281,15 @@ struct Continuation {
   napi_ref fn;
 };
 
+// The continuation scheduled in this process and not run yet. Inherited
+// callbacks of the parent (a timer, a nextTick) may run before it and fork
+// again; that grandchild must not run this process's continuation too.
+Continuation* pending = nullptr;
+
 void RunContinuation(uv_idle_t* idle) {
   Continuation* c = reinterpret_cast<Continuation*>(idle);
   uv_idle_stop(idle);
+  pending = nullptr;
   // No JS frame is left: the termination has done its work. V8 keeps
   // reporting it until it is cancelled, and would refuse to run JS.
   v8::Isolate::GetCurrent()->CancelTerminateExecution();
@@ -327,13 +333,28 @@ Napi::Value ForkContinue(const Napi::CallbackInfo& info) {
   uv_async_init(loop, &c->keepalive, nullptr);
   uv_idle_init(loop, &c->idle);
   uv_idle_start(&c->idle, RunContinuation);
+  pending = c;
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   isolate->AddCallCompletedCallback(CancelAfterUnwind);
   isolate->TerminateExecution();
+  // The parent's pending promise jobs are not the child's: a checkpoint
+  // under termination discards the whole microtask queue (V8 clears it when
+  // a run is terminated). Inside a running checkpoint this is a no-op, and
+  // the termination of that run discards the queue just the same.
+  isolate->PerformMicrotaskCheckpoint();
   return env.Undefined();
 }
 
 }  // namespace
+
+// In every new child (fork.cc calls this right after uv_loop_fork): an
+// inherited continuation is its parent's, not its own.
+void DropInheritedContinuation() {
+  if (pending == nullptr) return;
+  uv_idle_stop(&pending->idle);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&pending->keepalive));
+  pending = nullptr;
+}
 
 void InitForkChild(Napi::Env env, Napi::Object exports) {
   exports.Set("forkChild", Napi::Function::New(env, ForkChild, "forkChild"));

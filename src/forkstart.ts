@@ -27,8 +27,15 @@ export interface ForkStarted {
 // grandchild, through either fork path) closes its inherited copy first.
 let heldSentinel: number | null = null;
 
+// Counts the forks this process descends from. A child that forks while
+// its own childMain is still running hands that promise chain down to the
+// grandchild (like any pending callback); when it settles there, it is
+// not the grandchild's and must not end it.
+let generation = 0;
+
 registerAtFork({
   afterInChild() {
+    generation++;
     if (heldSentinel !== null) {
       binding.close(heldSentinel);
       heldSentinel = null;
@@ -71,6 +78,7 @@ function enterChild(result: NativeForkChildInChild, childMain: () => Promise<num
   unwinding = true;
   binding.forkContinue(() => {
     unwinding = false;
+    const mine = generation;
     let main: Promise<number>;
     try {
       main = Promise.resolve(childMain());
@@ -79,11 +87,14 @@ function enterChild(result: NativeForkChildInChild, childMain: () => Promise<num
     }
     main.then(
       (code) => {
+        if (generation !== mine) return;
         // A code from childMain wins; 0 leaves process.exitCode in charge.
         if (typeof code === 'number' && code !== 0) process.exit(code);
         process.exit();
       },
-      (error: unknown) => strayError(error),
+      (error: unknown) => {
+        if (generation === mine) strayError(error);
+      },
     );
   });
   // The termination requested above is delivered at the next interrupt

@@ -1,0 +1,74 @@
+// The child never resumes the code that called fork: the caller's frames
+// (including finally blocks) and the parent's pending promise jobs do not
+// run there; childMain runs from a clean stack wherever fork was called.
+import { closeSync, writeSync } from 'node:fs';
+import { expect } from 'chai';
+import { binding } from '../../dist/binding.js';
+import { forkChild } from '../../dist/forkstart.js';
+import { readAll } from './forkhelpers.js';
+
+/** Forks from `where`; the child and the parent's leftovers write marks to a pipe. */
+function trace(where) {
+  const [r, w] = binding.pipe();
+  const mark = (s) => writeSync(w, `${binding.getpid() === parentPid ? 'P' : 'C'}:${s};`);
+  const parentPid = binding.getpid();
+  return new Promise((resolve) => {
+    const go = () => {
+      Promise.resolve().then(() => mark('pending-job'));
+      let started;
+      try {
+        started = forkChild(async () => {
+          mark('childMain');
+          await new Promise((res) => setTimeout(res, 20));
+          mark('childMain-after-await');
+          return 9;
+        });
+        mark('after-fork');
+      } finally {
+        mark('finally');
+      }
+      const status = binding.waitpid(started.pid);
+      closeSync(started.sentinel);
+      closeSync(w);
+      resolve({ marks: readAll(r), code: status.exitCode });
+      closeSync(r);
+    };
+    if (where === 'sync') go();
+    else if (where === 'microtask') Promise.resolve().then(go);
+    else if (where === 'timer') setTimeout(go, 1);
+    else if (where === 'immediate') setImmediate(go);
+  });
+}
+
+describe('fork child: a clean start', () => {
+  for (const where of ['sync', 'microtask', 'timer', 'immediate']) {
+    it(`called from ${where}: the child runs only childMain; the caller's code and finally run only in the parent`, async () => {
+      const { marks, code } = await trace(where);
+      expect(code).to.equal(9);
+      const child = marks.split(';').filter((m) => m.startsWith('C:'));
+      expect(child).to.deep.equal(['C:childMain', 'C:childMain-after-await']);
+      expect(marks).to.include('P:after-fork;P:finally;');
+    });
+  }
+
+  it("a child forking while its own target is in flight: the grandchild is not ended by that target's completion", () => {
+    const [r, w] = binding.pipe();
+    const started = forkChild(async () => {
+      const timer = new Promise((res) => setTimeout(res, 30));
+      const grand = forkChild(async () => {
+        await new Promise((res) => setTimeout(res, 200)); // outlives the child's timer
+        writeSync(w, 'grandchild done');
+        return 4;
+      });
+      await timer; // settles in the grandchild too: must not end it with 5
+      const status = binding.waitpid(grand.pid);
+      return status.exitCode === 4 ? 5 : 100 + (status.exitCode ?? 99);
+    });
+    closeSync(w);
+    const status = binding.waitpid(started.pid);
+    closeSync(started.sentinel);
+    expect(readAll(r)).to.equal('grandchild done');
+    closeSync(r);
+    expect(status.exitCode).to.equal(5);
+  });
+});
