@@ -154,6 +154,11 @@ export function becomeChild(self: Process, record: SelfRecord): void {
   liveness = null;
 }
 
+/** The same record, now held by its final object (a subclass instance imported later). */
+export function replaceCurrent(self: Process): void {
+  current = self;
+}
+
 // ---------------------------------------------------------------------------
 // The parent's liveness pipe: created once, the write end kept (CLOEXEC)
 // for the life of this process, the read end handed to every child. A

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { activeChildren, currentProcess, Pipe, Process, ProcessError, wait, waitSync } from '../dist/index.js';
 import { ref } from './fixtures/process-targets.js';
-import { UpperCaser, Anonymous, Renamed } from './fixtures/process-subclass.js';
+import { UpperCaser, Anonymous, Renamed, Reporter } from './fixtures/process-subclass.js';
 import { zombieChildren } from './helpers.js';
 
 const SIGTERM = 15;
@@ -610,6 +610,20 @@ describe('31 Process, spawn start method', function () {
     await renamed.join();
     expect(renamed.exitCode).to.equal(42);
     renamed.close();
+  });
+
+  it("a subclass's module, imported in the child, already sees the child's name and authkey", async function () {
+    const [r, w] = Pipe(false);
+    const p = new Reporter({ name: 'Importer' });
+    p.conn = w;
+    p.authkey = Buffer.from('k');
+    p.start();
+    w.close();
+    expect(await r.recv()).to.deep.equal({ name: 'Importer', authkey: Buffer.from('k').toString('hex') });
+    await p.join();
+    expect(p.exitCode).to.equal(0);
+    r.close();
+    p.close();
   });
 
   it('a subclass without static module, a native target or a method shorthand: ERR_TARGET_NOT_TRANSFERABLE at start()', function () {

@@ -11,7 +11,7 @@
 import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { deserialize } from 'node:v8';
 import { binding } from '../binding.js';
-import { becomeChild, type SelfRecord } from '../context.js';
+import { becomeChild, replaceCurrent, type SelfRecord } from '../context.js';
 import { Process, restoreProcess, type Target, type TargetRef } from '../process.js';
 import type { SpawnPayload } from '../popen-spawn.js';
 import { reportFailure, runProcessTarget } from './runtarget.js';
@@ -84,10 +84,13 @@ async function main(): Promise<void> {
       parentName: payload.parentName,
       parentSentinel: payload.parentSentinel,
     };
+    // The record is in place before any user module is imported: code
+    // that runs at import time already sees this child's identity.
+    becomeChild(restoreProcess(Process, record, null, [], null), record);
     const cls = await resolveClass(payload);
     proc = restoreProcess(cls, record, resolveTarget(payload), args, kwargs);
     if (props !== null) Object.assign(proc, props);
-    becomeChild(proc, record);
+    replaceCurrent(proc);
   } catch (error) {
     reportFailure(name, error);
     process.exitCode = 1;
