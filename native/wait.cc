@@ -83,15 +83,20 @@ Napi::Value StatusOrNull(Napi::Env env, pid_t pid, int flags) {
 
 // A readable fd that becomes ready when `pid` has exited, without reaping
 // it: a pidfd, or a pipe closed by a thread blocked in waitid(WNOWAIT).
-int ExitNotifier(pid_t pid, int* err) {
+// On failure: -1, with the errno and the failed call in *err, *call.
+int ExitNotifier(pid_t pid, int* err, const char** call) {
   if (PidfdEnabled()) {
     int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (fd < 0) *err = errno;
+    if (fd < 0) {
+      *err = errno;
+      *call = "pidfd_open";
+    }
     return fd;
   }
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) {
     *err = errno;
+    *call = "pipe";
     return -1;
   }
   int write_end = p[1];
@@ -111,6 +116,7 @@ int ExitNotifier(pid_t pid, int* err) {
     close(p[0]);
     close(p[1]);
     *err = e.code().value() > 0 ? e.code().value() : EAGAIN;
+    *call = "pthread_create";
     return -1;
   }
   return p[0];
@@ -157,11 +163,12 @@ Napi::Value WaitpidTimeout(const Napi::CallbackInfo& info) {
   if (!ready.IsNull()) return ready;
 
   int err = 0;
-  int fd = ExitNotifier(pid, &err);
+  const char* call = "";
+  int fd = ExitNotifier(pid, &err, &call);
   if (fd < 0) {
     // ESRCH: no such process; let waitpid say what is wrong (ECHILD).
     if (err == ESRCH) return StatusOrNull(env, pid, WNOHANG);
-    ThrowErrno(env, err, PidfdEnabled() ? "pidfd_open" : "pipe");
+    ThrowErrno(env, err, call);
   }
   for (;;) {
     struct pollfd pfd = {fd, POLLIN, 0};

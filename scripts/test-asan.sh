@@ -90,6 +90,9 @@ if [ "$errors" -gt 0 ]; then
   echo "test-asan: $errors AddressSanitizer error report(s)" >&2
   status=1
 fi
+if [ "$status" -ne 0 ] && [ "$errors" -eq 0 ]; then
+  echo "test-asan: no AddressSanitizer error, but the tests failed (status $status)" >&2
+fi
 if [ "$status" -eq 0 ]; then
   echo "test-asan: no AddressSanitizer error; posix tests passed on the ASan build ($addon), both sentinel paths"
 fi
