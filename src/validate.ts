@@ -30,7 +30,8 @@ export function validateObject(value: unknown, name: string): Record<string, unk
 
 export function validateStringArray(value: unknown, name: string): string[] {
   if (!Array.isArray(value)) throw invalidArgType(name, 'an instance of Array', value);
-  value.forEach((item, i) => validateString(item, `${name}[${i}]`));
+  // A plain loop, not forEach: holes must fail at the first one, not be skipped.
+  for (let i = 0; i < value.length; i++) validateString(value[i], `${name}[${i}]`);
   return value as string[];
 }
 
