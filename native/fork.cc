@@ -204,6 +204,10 @@ int ForkProcess(Napi::Env env) {
     // ranges are plain DOFORK memory. Start afresh on our own next fork.
     cache.valid = false;
     int rc = uv_loop_fork(loop);
+    // A threadpool thread of the parent may have held this lock at the
+    // fork; no thread here would ever release it, and the child's own first
+    // threadpool completion would deadlock. uv_loop_fork leaves it alone.
+    uv_mutex_init(&loop->wq_mutex);
     DropInheritedContinuation();
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (rc != 0) {

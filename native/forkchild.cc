@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,6 +144,24 @@ Napi::Value ForkChild(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(env);
   if (pid == 0) {
     if (p[0] >= 0) close(p[0]);
+    // Threadpool work the parent's threads finished but the parent had not
+    // yet delivered: its callbacks (an fs or crypto completion) are the
+    // parent's. Work still running never completes here at all.
+    loop->wq.next = &loop->wq;
+    loop->wq.prev = &loop->wq;
+    // Forked from inside an I/O callback: libuv is walking the parent's
+    // epoll results and would go on to the next ones after our frames
+    // unwind (accepting on a listening socket made inert would fail with
+    // ENOTSOCK in the parent's server object, here). libuv parks that batch
+    // in the two slots after the watcher array and skips entries whose fd
+    // is -1 (what its own uv__platform_invalidate_fd does).
+    if (loop->watchers != nullptr) {
+      auto* events = static_cast<struct epoll_event*>(static_cast<void*>(loop->watchers[loop->nwatchers]));
+      auto nfds = reinterpret_cast<uintptr_t>(loop->watchers[loop->nwatchers + 1]);
+      if (events != nullptr) {
+        for (uintptr_t i = 0; i < nfds; i++) events[i].data.fd = -1;
+      }
+    }
     Inert inert;
     uv_walk(loop, NeutralizeHandle, &inert);
     if (!inert.stdin_handled) {

@@ -7,6 +7,7 @@
 // the user's), then runs childMain() from a clean stack and leaves through
 // its own exit path: 'exit' listeners, stdout/stderr flushed, _exit(code).
 // Node's normal teardown must never run in a fork child: it crashes there.
+import { AsyncResource, createHook, executionAsyncResource } from 'node:async_hooks';
 import { inspect } from 'node:util';
 import './forkstate.js';
 import { binding, type NativeForkChildInChild, type NativeSpawnResult } from './binding.js';
@@ -74,6 +75,7 @@ function enterChild(result: NativeForkChildInChild, childMain: () => Promise<num
   installExitPath();
   runAfterForkInChild();
   heldSentinel = result.sentinelWrite;
+  silenceInheritedCallbacks();
   clearAsyncIdStack();
   unwinding = true;
   binding.forkContinue(() => {
@@ -102,6 +104,43 @@ function enterChild(result: NativeForkChildInChild, childMain: () => Promise<num
   for (;;) {
     // spin until terminated
   }
+}
+
+// The parent's timers, intervals and immediates are copied into the child
+// (Node keeps them in internal lists nobody else can reach), and would run
+// the parent's logic there: a server's heartbeat, a test runner's next
+// test. Every one of them was created before the fork, so its async id is
+// below any id the child hands out; and Node reads the callback of a
+// Timeout (_onTimeout) or an Immediate (_onImmediate) only after the async
+// hooks' `before` has run for it. So a `before` hook replaces the callback
+// of each inherited one with a no-op as it comes due (and stops an
+// inherited interval from re-arming). Pending nextTicks are left alone:
+// they are mostly the bookkeeping of objects the child may go on using
+// (process.stdin's resume, a stream's end), and skipping them hangs those.
+// Cost: async hooks stay enabled in the child, which makes each promise
+// job a little slower (~70 ns).
+function noop(): void {}
+
+interface InheritedCallbacks {
+  _onTimeout?: unknown;
+  _repeat?: unknown;
+  _onImmediate?: unknown;
+}
+
+function silenceInheritedCallbacks(): void {
+  const firstOwnId = new AsyncResource('POSIX_PROCESS_FORK_CHILD').asyncId();
+  createHook({
+    before(asyncId) {
+      if (asyncId >= firstOwnId) return;
+      const resource = executionAsyncResource() as InheritedCallbacks;
+      if (typeof resource._onTimeout === 'function') {
+        resource._onTimeout = noop;
+        resource._repeat = null;
+      } else if (typeof resource._onImmediate === 'function') {
+        resource._onImmediate = noop;
+      }
+    },
+  }).enable();
 }
 
 // The termination skips the JS code that pops async contexts (a timer's,

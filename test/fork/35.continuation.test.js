@@ -51,6 +51,36 @@ describe('fork child: a clean start', () => {
     });
   }
 
+  it("the parent's intervals and immediates do not run in the child; the child's own do", () => {
+    const [r, w] = binding.pipe();
+    const parentPid = binding.getpid();
+    const mark = (s) => binding.getpid() !== parentPid && writeSync(w, `${s};`);
+    const interval = setInterval(() => mark('parent-interval'), 2);
+    setImmediate(() => mark('parent-immediate'));
+    const started = forkChild(async () => {
+      let n = 0;
+      await new Promise((resolve) => {
+        const own = setInterval(() => {
+          mark('own-interval');
+          if (++n === 3) {
+            clearInterval(own);
+            resolve();
+          }
+        }, 10);
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      mark('own-immediate');
+      return 0;
+    });
+    const status = binding.waitpid(started.pid);
+    clearInterval(interval);
+    closeSync(started.sentinel);
+    closeSync(w);
+    expect(status.exitCode).to.equal(0);
+    expect(readAll(r)).to.equal('own-interval;own-interval;own-interval;own-immediate;');
+    closeSync(r);
+  });
+
   it("a child forking while its own target is in flight: the grandchild is not ended by that target's completion", () => {
     const [r, w] = binding.pipe();
     const started = forkChild(async () => {

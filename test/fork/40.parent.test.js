@@ -118,6 +118,28 @@ describe('fork: the parent is undisturbed', function () {
     expect(fdCount(), JSON.stringify(openFds())).to.equal(fdsBefore);
   });
 
+  it('forking inside request handlers under concurrent load: every child and every response is right', async () => {
+    let wrong = 0;
+    const server = createServer((req, res) => {
+      // Forked from inside an I/O callback, with more connections pending
+      // in the same event batch: the child must not touch any of them.
+      const started = forkChild(async () => {
+        await sleep(2);
+        return 7;
+      });
+      const status = binding.waitpid(started.pid);
+      closeSync(started.sentinel);
+      if (status.exitCode !== 7) wrong++;
+      res.end(`parent ${process.pid}`);
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const bodies = await Promise.all(Array.from({ length: 150 }, () => request(server.address().port)));
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    expect(wrong).to.equal(0);
+    expect(bodies.every((b) => b === `parent ${process.pid}`)).to.equal(true);
+  });
+
   it('a child ends when its target completes, however many parent handles are alive', async () => {
     const server = createServer(() => {});
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
