@@ -98,7 +98,7 @@ for (const [name, api] of Object.entries(flavours)) {
 
     it('test_wait_integer: a child sentinel (an int) mixed with connections', async function () {
       const [a, b] = Pipe();
-      const child = posix.spawn('/bin/sh', ['sh', '-c', 'sleep 1']);
+      const child = posix.spawn('sleep', ['sleep', '1'], { searchPath: true });
       const sentinel = child.sentinel;
       expect(Number.isInteger(sentinel)).to.equal(true);
       let t0 = performance.now();

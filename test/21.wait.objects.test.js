@@ -83,7 +83,7 @@ describe('21 wait objects and readiness', function () {
       });
 
       it('sees a running child sentinel as not ready, and ready once the child is killed', async function () {
-        const child = posix.spawn('/bin/sh', ['sh', '-c', 'sleep 30']);
+        const child = posix.spawn('sleep', ['sleep', '30'], { searchPath: true });
         const proc = { sentinel: child.sentinel };
         expect(await call([proc], 0.1)).to.deep.equal([]);
         posix.kill(child.pid, 'SIGKILL');
