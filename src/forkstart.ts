@@ -7,7 +7,7 @@
 // the user's), then runs childMain() from a clean stack and leaves through
 // its own exit path: 'exit' listeners, stdout/stderr flushed, _exit(code).
 // Node's normal teardown must never run in a fork child: it crashes there.
-import { AsyncResource, createHook, executionAsyncResource } from 'node:async_hooks';
+import { createHook, executionAsyncResource } from 'node:async_hooks';
 import { inspect } from 'node:util';
 import './forkstate.js';
 import { binding, type NativeForkChildInChild, type NativeSpawnResult } from './binding.js';
@@ -127,20 +127,26 @@ interface InheritedCallbacks {
   _onImmediate?: unknown;
 }
 
+// Made in the parent, enabled in the child: every page the child writes
+// costs it a copy-on-write fault, so it does as little as it can.
+let firstOwnId = Infinity;
+const silencer = createHook({
+  before(asyncId) {
+    if (asyncId >= firstOwnId) return;
+    const resource = executionAsyncResource() as InheritedCallbacks;
+    if (typeof resource._onTimeout === 'function') {
+      resource._onTimeout = noop;
+      resource._repeat = null;
+    } else if (typeof resource._onImmediate === 'function') {
+      resource._onImmediate = noop;
+    }
+  },
+});
+
 function silenceInheritedCallbacks(): void {
-  const firstOwnId = new AsyncResource('POSIX_PROCESS_FORK_CHILD').asyncId();
-  createHook({
-    before(asyncId) {
-      if (asyncId >= firstOwnId) return;
-      const resource = executionAsyncResource() as InheritedCallbacks;
-      if (typeof resource._onTimeout === 'function') {
-        resource._onTimeout = noop;
-        resource._repeat = null;
-      } else if (typeof resource._onImmediate === 'function') {
-        resource._onImmediate = noop;
-      }
-    },
-  }).enable();
+  // Async ids come from one counter: the next one is the child's first.
+  firstOwnId = asyncWrap.async_id_fields[asyncWrap.constants.kAsyncIdCounter] + 1;
+  silencer.enable();
 }
 
 // The termination skips the JS code that pops async contexts (a timer's,
@@ -150,18 +156,26 @@ function silenceInheritedCallbacks(): void {
 // the same binding function (process.binding's allow-list has async_wrap).
 interface AsyncWrapBinding {
   clearAsyncIdStack(): void;
+  async_id_fields: Float64Array;
+  constants: { kAsyncIdCounter: number };
 }
 
-function clearAsyncIdStack(): void {
+function loadAsyncWrap(): AsyncWrapBinding {
   const legacy = process as unknown as { binding(name: 'async_wrap'): AsyncWrapBinding };
   // Reaching it warns DEP0111; the warning is about user code, not this.
   const quiet = process.noDeprecation;
   process.noDeprecation = true;
   try {
-    legacy.binding('async_wrap').clearAsyncIdStack();
+    return legacy.binding('async_wrap');
   } finally {
     process.noDeprecation = quiet;
   }
+}
+
+const asyncWrap = loadAsyncWrap();
+
+function clearAsyncIdStack(): void {
+  asyncWrap.clearAsyncIdStack();
 }
 
 // --- The child's exit path -------------------------------------------------
