@@ -1,7 +1,31 @@
 // Process: multiprocessing.Process (3.8+ semantics) for Node.js. Policy
 // lives here (checks, names, bookkeeping, repr); launching is per start
-// method (popen-spawn, popen-fork, popen-exec) and the running child is a
-// Popen (reaping, waiting, signals).
+// method (popen-spawn, popen-fork, popen-exec, registered by launchers.ts)
+// and the running child is a Popen (reaping, waiting, signals).
+//
+// Choices API.md leaves open (for users and the README):
+// - Program targets: `executable` (a bare name is searched in PATH, like
+//   execvp) with string `args`, `env`, `cwd`, `stdio`; they ignore the start
+//   method. Default stdio for every child: stdin /dev/null (as CPython),
+//   stdout/stderr inherited. 'pipe' streams are net.Sockets over a
+//   socketpair: p.stdin/stdout/stderr, p.stdio[i]; close() destroys them.
+//   A JS child under 'spawn' takes stdio for fds 0-2 only (3+ are the
+//   bootstrap's); 'fork' takes no env/cwd/stdio (ERR_START_METHOD_UNSUPPORTED).
+// - Spawn targets: a function by its source (no closures; native, bound,
+//   class and method-shorthand functions are refused at start() with
+//   ERR_TARGET_NOT_TRANSFERABLE), or { module, export = 'default' } where
+//   module is a URL, an absolute path, './relative' (to process.cwd()) or
+//   a package name. The child imports that module: code at its top level
+//   runs in the child too, so guard a script's main code (e.g.
+//   `if (process.argv[1] === fileURLToPath(import.meta.url))`) as Python
+//   needs `if __name__ == '__main__'`.
+// - Subclasses under 'spawn' travel by reference: `static module =
+//   import.meta.url` (export name = class name, or `static export`). The
+//   child runs only Process's constructor, then copies the instance's own
+//   enumerable properties (structured clone; Connections among them work);
+//   a subclass's #private fields do not travel. Anything else: 'fork'.
+// - isAlive() on a Process created by another process (a fork copy):
+//   ERR_PROCESS_NOT_CHILD 'can only test a child process'.
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
