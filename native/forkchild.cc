@@ -123,7 +123,8 @@ void NeutralizeHandle(uv_handle_t* handle, void* arg) {
 }
 
 // forkChild(): fork with a sentinel. Parent: { pid, pidfd, sentinel }.
-// Child: { pid: 0, sentinelWrite } with the parent's handles made inert.
+// Child, with the parent's handles made inert: 0, or -(fd + 1) for the
+// pipe sentinel's write end it holds.
 Napi::Value ForkChild(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uv_loop_t* loop = Loop(env);
@@ -141,7 +142,6 @@ Napi::Value ForkChild(const Napi::CallbackInfo& info) {
     if (p[1] >= 0) close(p[1]);
     throw;
   }
-  Napi::Object result = Napi::Object::New(env);
   if (pid == 0) {
     if (p[0] >= 0) close(p[0]);
     // Threadpool work the parent's threads finished but the parent had not
@@ -179,10 +179,10 @@ Napi::Value ForkChild(const Napi::CallbackInfo& info) {
     }
     if (inert.dead >= 0) close(inert.dead);  // its dup3 copies remain
     if (inert.eof >= 0) close(inert.eof);
-    result.Set("pid", Napi::Number::New(env, 0));
-    result.Set("sentinelWrite", p[1] >= 0 ? Napi::Number::New(env, p[1]) : env.Null());
-    result.Set("neutralized", Napi::Number::New(env, inert.count));
-    return result;
+    // A plain number, not an object: a new object shape made in every child
+    // means new maps and transition entries, i.e. more pages to copy.
+    // 0: no pipe sentinel to hold; -(fd + 1): the write end it holds.
+    return Napi::Number::New(env, p[1] >= 0 ? -(p[1] + 1) : 0);
   }
   if (p[1] >= 0) close(p[1]);
   int pidfd = -1;
@@ -198,6 +198,7 @@ Napi::Value ForkChild(const Napi::CallbackInfo& info) {
       ThrowErrno(env, err, "pidfd_open");
     }
   }
+  Napi::Object result = Napi::Object::New(env);
   result.Set("pid", Napi::Number::New(env, pid));
   result.Set("pidfd", pidfd >= 0 ? Napi::Number::New(env, pidfd) : env.Null());
   result.Set("sentinel", Napi::Number::New(env, pidfd >= 0 ? pidfd : p[0]));

@@ -42,14 +42,6 @@ export interface NativeSpawnResult {
   sentinel: number;
 }
 
-/** forkChild() in the child: the pipe sentinel's write end it holds, if any. */
-export interface NativeForkChildInChild {
-  pid: 0;
-  sentinelWrite: number | null;
-  /** How many inherited I/O handles were made inert. */
-  neutralized: number;
-}
-
 /** A libuv poll handle calling back while an fd is readable or hung up. */
 export interface NativeWatcher {
   close(): void;
@@ -81,8 +73,11 @@ export interface Binding {
   pollConstants: Record<'POLLIN' | 'POLLPRI' | 'POLLOUT' | 'POLLERR' | 'POLLHUP' | 'POLLNVAL', number>;
   getpid(): number;
   getppid(): number;
-  /** fork with a sentinel; the child's inherited I/O handles made inert (native/forkchild.cc). */
-  forkChild(): NativeSpawnResult | NativeForkChildInChild;
+  /**
+   * fork with a sentinel (native/forkchild.cc). Parent: the child's pid and sentinel. Child (its
+   * inherited I/O handles made inert): 0, or -(fd + 1) for the pipe sentinel's write end it holds.
+   */
+  forkChild(): NativeSpawnResult | number;
   /** Writes what libuv still queues for fds 1/2; returns the fds whose stream may buffer more. */
   forkFlushStdio(): number[];
   forkWriteAll(fd: number, data: Buffer): boolean;

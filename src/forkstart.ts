@@ -10,7 +10,7 @@
 import { createHook, executionAsyncResource } from 'node:async_hooks';
 import { inspect } from 'node:util';
 import './forkstate.js';
-import { binding, type NativeForkChildInChild, type NativeSpawnResult } from './binding.js';
+import { binding, type NativeSpawnResult } from './binding.js';
 import { registerAtFork, runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './atfork.js';
 import { invalidArgType } from './errors.js';
 import { assertForkSafe } from './forksafety.js';
@@ -44,10 +44,6 @@ registerAtFork({
   },
 });
 
-function isChild(result: NativeSpawnResult | NativeForkChildInChild): result is NativeForkChildInChild {
-  return result.pid === 0;
-}
-
 /**
  * Forks this process. In the parent: the child's pid and sentinel. In the
  * child: runs `childMain` and exits with the code it resolves to (when 0,
@@ -58,7 +54,7 @@ export function forkChild(childMain: () => Promise<number>): ForkStarted {
   if (typeof childMain !== 'function') throw invalidArgType('childMain', 'of type function', childMain);
   assertForkSafe();
   runBeforeFork();
-  let result: NativeSpawnResult | NativeForkChildInChild;
+  let result: NativeSpawnResult | number;
   try {
     result = binding.forkChild();
   } catch (error) {
@@ -66,15 +62,15 @@ export function forkChild(childMain: () => Promise<number>): ForkStarted {
     runAfterForkInParent();
     throw error;
   }
-  if (isChild(result)) return enterChild(result, childMain);
+  if (typeof result === 'number') return enterChild(result < 0 ? -result - 1 : null, childMain);
   runAfterForkInParent();
   return { pid: result.pid, pidfd: result.pidfd, sentinel: result.sentinel };
 }
 
-function enterChild(result: NativeForkChildInChild, childMain: () => Promise<number>): never {
+function enterChild(sentinelWrite: number | null, childMain: () => Promise<number>): never {
   installExitPath();
   runAfterForkInChild();
-  heldSentinel = result.sentinelWrite;
+  heldSentinel = sentinelWrite;
   silenceInheritedCallbacks();
   clearAsyncIdStack();
   unwinding = true;
