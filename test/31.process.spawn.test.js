@@ -592,6 +592,23 @@ describe('31 Process, spawn start method', function () {
     p.close();
   });
 
+  it('parentProcess().join(t)/joinSync(t) return after about t while the parent lives; <= 0 polls', async function () {
+    const [r, w] = Pipe(false);
+    const p = new Process({ target: ref('parentJoinTimeouts'), args: [w] });
+    p.start();
+    w.close();
+    const seen = await r.recv();
+    await p.join();
+    expect(seen.sync).to.be.within(0.2, 3);
+    expect(seen.async).to.be.within(0.2, 3);
+    expect(seen.poll).to.be.lessThan(0.2);
+    expect(seen.alive).to.equal(true);
+    expect(seen.ident).to.equal(process.pid);
+    expect(seen.repr).to.equal(`<_ParentProcess name='MainProcess' pid=${process.pid} parent=None started>`);
+    r.close();
+    p.close();
+  });
+
   it('test_subclassing: run() override and instance state reach the child (static module)', async function () {
     const uc = new UpperCaser();
     uc.daemon = true;
