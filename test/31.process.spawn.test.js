@@ -96,6 +96,21 @@ describe('31 Process, spawn start method', function () {
     }
   });
 
+  it('a large payload (4 MiB of args) reaches the child without blocking start()', async function () {
+    const [r, w] = Pipe(false);
+    const big = Buffer.alloc(4 * 1024 * 1024, 7);
+    const p = new Process({ target: (conn, data) => conn.send([data.length, data[0], data[data.length - 1]]), args: [w, big] });
+    const t0 = performance.now();
+    p.start();
+    expect(elapsedSince(t0)).to.be.lessThan(0.5);
+    w.close();
+    expect(await r.recv()).to.deep.equal([big.length, 7, 7]);
+    await p.join();
+    expect(p.exitCode).to.equal(0);
+    r.close();
+    p.close();
+  });
+
   it('a target function travels by its source (kwargs last)', async function () {
     const [r, w] = Pipe(false);
     const p = new Process({
