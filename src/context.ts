@@ -93,7 +93,7 @@ export function setStartMethod(method: StartMethod | null, options: { force?: bo
   }
   const wanted = validateStartMethod(method, 'method');
   if (startMethod !== null && !force) {
-    throw new ProcessError('ERR_START_METHOD_UNSUPPORTED', 'context has already been set (pass { force: true } to change it)');
+    throw new ProcessError('ERR_START_METHOD_SET', 'context has already been set (pass { force: true } to change it)');
   }
   assertStartMethod(wanted);
   startMethod = wanted;

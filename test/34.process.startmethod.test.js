@@ -34,7 +34,9 @@ describe('34 start methods', function () {
   it("setStartMethod: once, then only with { force: true }", function () {
     setStartMethod('spawn');
     expect(getStartMethod()).to.equal('spawn');
-    expect(() => setStartMethod('spawn')).to.throw(ProcessError, 'context has already been set (pass { force: true } to change it)');
+    expect(() => setStartMethod('spawn'))
+      .to.throw(ProcessError, 'context has already been set (pass { force: true } to change it)')
+      .that.includes({ code: 'ERR_START_METHOD_SET' });
     setStartMethod('spawn', { force: true });
     setStartMethod(null, { force: true });
     expect(getStartMethod()).to.equal('spawn');
