@@ -290,7 +290,7 @@ export function removeChild(proc: Process): void {
 /** Reaps finished children (WNOHANG each) and drops them from the set. */
 export function cleanup(): void {
   for (const [proc, popen] of [...children]) {
-    if (popen.poll() !== null || popen.closed) children.delete(proc);
+    if (popen.poll() !== null || popen.closed || popen.lost) children.delete(proc);
   }
 }
 

@@ -33,6 +33,7 @@ export class Popen {
   onExit: (() => void) | null = null;
   #status: WaitStatus | null = null;
   #closed = false;
+  #lost = false;
   #reaper: Subscription | null = null;
   #retry: NodeJS.Timeout | null = null;
   #retryMs = 0;
@@ -53,6 +54,11 @@ export class Popen {
     return this.#closed;
   }
 
+  /** The child is gone but its status could not be read (ECHILD). */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
   /** multiprocessing's exit code, reaping without blocking; null while running. */
   poll(): number | null {
     if (this.#status !== null) return this.#status.exitCode;
@@ -63,7 +69,10 @@ export class Popen {
     } catch (error) {
       // ECHILD: someone else reaped our pid (a waitpid(-1) elsewhere); the
       // status is lost, as CPython's poll() returns None then.
-      if (isCode(error, 'ECHILD')) return null;
+      if (isCode(error, 'ECHILD')) {
+        this.#lose();
+        return null;
+      }
       throw error;
     }
     if (status === null || !(status.exited || status.signaled)) return null;
@@ -73,7 +82,7 @@ export class Popen {
 
   /** Blocks until the child has exited or `timeoutSec` passed (null: forever, 0: poll). */
   waitSync(timeoutSec: number | null): void {
-    if (this.poll() !== null || this.#closed) return;
+    if (this.poll() !== null || this.#closed || this.#lost) return;
     if (timeoutSec === 0) return;
     if (timeoutSec === null) {
       // A plain blocking waitpid, as CPython's join() without timeout: it
@@ -84,6 +93,7 @@ export class Popen {
       } catch (error) {
         // ECHILD: reaped behind our back (a waitpid(-1) elsewhere): the status is lost.
         if (!isCode(error, 'ECHILD')) throw error;
+        this.#lose();
       }
       return;
     }
@@ -105,7 +115,7 @@ export class Popen {
 
   /** Resolves when the child has exited or after `timeoutSec` (null: never, 0: poll). */
   wait(timeoutSec: number | null): Promise<void> {
-    if (this.poll() !== null || this.#closed || timeoutSec === 0) return Promise.resolve();
+    if (this.poll() !== null || this.#closed || this.#lost || timeoutSec === 0) return Promise.resolve();
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | null = null;
       const done = (): void => {
@@ -129,7 +139,8 @@ export class Popen {
 
   /** Sends `signal` unless the child has exited (never a recycled pid). */
   sendSignal(signal: number): void {
-    if (this.poll() !== null || this.#closed) return;
+    // Lost: reaped elsewhere, the pid may already be recycled.
+    if (this.poll() !== null || this.#closed || this.#lost) return;
     try {
       // Not yet reaped here, so even kill(pid) cannot hit a recycled pid.
       if (this.pidfd !== null) binding.pidfdSendSignal(this.pidfd, signal);
@@ -162,7 +173,7 @@ export class Popen {
 
   #onReadable(): void {
     this.#reaper = null;
-    if (this.#closed || this.poll() !== null) return;
+    if (this.#closed || this.poll() !== null || this.#lost) return;
     // Pipe fallback only: readable but not yet a zombie, or the program
     // closed its end of the pipe. The pipe stays readable (EOF), so retry
     // on a short backoff timer instead of re-subscribing (that would spin).
@@ -181,6 +192,18 @@ export class Popen {
       if (wanted) this.#retry.ref();
       else this.#retry.unref();
     }
+  }
+
+  // Stop waiting for a status that will never come; joins return, the
+  // exit code stays null.
+  #lose(): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    this.#disarm();
+    for (const done of [...this.#waiters]) done();
+    const onExit = this.onExit;
+    this.onExit = null;
+    onExit?.();
   }
 
   #settleFrom(status: WaitStatus | null): void {

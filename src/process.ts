@@ -382,7 +382,7 @@ export class Process {
     if (this.#current) return true;
     if (this.#parentPid !== process.pid) throw new ProcessError('ERR_PROCESS_NOT_CHILD', 'can only test a child process');
     if (this.#popen === null) return false;
-    if (this.#popen.poll() === null) return true;
+    if (this.#popen.poll() === null && !this.#popen.lost) return true;
     removeChild(this);
     return false;
   }
@@ -407,7 +407,7 @@ export class Process {
     if (this.#closed || this.#current) return;
     const popen = this.#popen;
     if (popen !== null) {
-      if (popen.poll() === null) {
+      if (popen.poll() === null && !popen.lost) {
         throw new ProcessError(
           'ERR_PROCESS_RUNNING',
           'Cannot close a process while it is still running. You should first call join() or terminate().',

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
-import { activeChildren, Process } from '../dist/index.js';
+import { activeChildren, posix, Process } from '../dist/index.js';
 import { watchedFdCount } from '../dist/watch.js';
 import { fdCount, zombieChildren } from './helpers.js';
 
@@ -132,6 +132,21 @@ describe('33 Process exit and leaks', function () {
         await sleep(20);
       }
       expect(fdCount()).to.equal(fds);
+    });
+
+    it('a child reaped behind our back (ECHILD): join returns, exitCode stays null, no signal, close works', async function () {
+      for (const mode of ['async', 'sync']) {
+        const p = new Process({ executable: '/bin/sh', args: ['-c', 'exit 3'] });
+        p.start();
+        expect(posix.waitpid(p.pid).exitCode).to.equal(3); // someone else's waitpid
+        if (mode === 'async') await p.join();
+        else p.joinSync();
+        expect(p.exitCode).to.equal(null);
+        expect(p.isAlive()).to.equal(false);
+        expect(activeChildren()).to.not.include(p);
+        p.terminate(); // never signals: the pid may be recycled
+        p.close();
+      }
     });
 
     it('start() and activeChildren() reap finished children (derived test C10)', async function () {
