@@ -167,8 +167,20 @@ Napi::Value Execve(const Napi::CallbackInfo& info) {
   for (auto& s : envs) env_ptrs.push_back(s.data());
   env_ptrs.push_back(nullptr);
 
+  // Node marks fds 0-2 close-on-exec at start-up; a program run by execve
+  // must keep the process's stdio, as after execve(2) in any other program.
+  // (Restored if execve fails, so the process is left as it was.)
+  int saved[3];
+  for (int fd = 0; fd < 3; fd++) {
+    saved[fd] = fcntl(fd, F_GETFD);
+    if (saved[fd] >= 0 && (saved[fd] & FD_CLOEXEC)) fcntl(fd, F_SETFD, saved[fd] & ~FD_CLOEXEC);
+  }
   execve(path.c_str(), argv_ptrs.data(), has_env ? env_ptrs.data() : environ);
-  ThrowErrno(env, errno, "execve", path.c_str());
+  int err = errno;
+  for (int fd = 0; fd < 3; fd++) {
+    if (saved[fd] >= 0) fcntl(fd, F_SETFD, saved[fd]);
+  }
+  ThrowErrno(env, err, "execve", path.c_str());
 }
 
 // process.pid and process.ppid are cached by Node; a fork child asks anew.
