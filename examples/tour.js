@@ -2,7 +2,7 @@
 // Starts children with every available start method and a program target,
 // shows their reprs and exact exit codes, waits on sentinels mixed with a
 // Pipe, and ends with a small timing table against child_process.
-import { spawnSync, spawn as cpSpawn } from 'node:child_process';
+import { fork as cpFork, spawnSync, spawn as cpSpawn } from 'node:child_process';
 import { once } from 'node:events';
 import {
   Process,
@@ -113,4 +113,25 @@ const rows = [
 ];
 const base = rows[0][1];
 for (const [name, us] of rows) console.log(`  ${name.padEnd(36)} ${us.toFixed(0).padStart(6)} us  ${(us / base).toFixed(2)}x`);
+
+heading('timing: a JS child that returns at once, start + join (median)');
+const jsRows = [];
+if (getAllStartMethods().includes('fork')) {
+  jsRows.push(['Process, fork start method', await median(async () => {
+    const p = new Process({ startMethod: 'fork', target: local.normal });
+    p.start();
+    await p.join();
+    p.close();
+  }, 100)]);
+}
+jsRows.push(['Process, spawn start method', await median(async () => {
+  const p = new Process({ startMethod: 'spawn', target: { module: targetsModule, export: 'normal' } });
+  p.start();
+  await p.join();
+  p.close();
+}, 9)]);
+jsRows.push(['node -e 0 (spawnSync)', await median(() => spawnSync(process.execPath, ['-e', '0']), 9)]);
+jsRows.push(['child_process.fork', await median(() => once(cpFork(new URL('./targets.js', import.meta.url).pathname), 'exit'), 9)]);
+const jsBase = jsRows[0][1];
+for (const [name, us] of jsRows) console.log(`  ${name.padEnd(36)} ${(us / 1000).toFixed(2).padStart(7)} ms  ${(us / jsBase).toFixed(2)}x`);
 console.log('\nFull side-by-side benchmarks: npm run bench');
