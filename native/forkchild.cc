@@ -306,13 +306,17 @@ struct Continuation {
 // again; that grandchild must not run this process's continuation too.
 Continuation* pending = nullptr;
 
+void StopWatchingUnwind(v8::Isolate* isolate);
+
 void RunContinuation(uv_idle_t* idle) {
   Continuation* c = reinterpret_cast<Continuation*>(idle);
   uv_idle_stop(idle);
   pending = nullptr;
   // No JS frame is left: the termination has done its work. V8 keeps
   // reporting it until it is cancelled, and would refuse to run JS.
-  v8::Isolate::GetCurrent()->CancelTerminateExecution();
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  StopWatchingUnwind(isolate);
+  isolate->CancelTerminateExecution();
   napi_env env = c->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
@@ -333,11 +337,34 @@ void RunContinuation(uv_idle_t* idle) {
 
 // V8 keeps a termination in force until it is cancelled, and Node, seeing
 // an empty result at the bottom of the stack, may call straight back into
-// JS (RunTimers retries processTimers in a loop). So the termination is
-// cancelled the moment the outermost JS call has unwound, from V8's
-// call-completed callback, which fires exactly then.
-void CancelAfterUnwind(v8::Isolate* isolate) {
+// JS: RunTimers retries processTimers in a loop while the call fails, so a
+// termination still in force when a timer comes due spins there forever.
+// So the termination is cancelled the moment the last JS frame has
+// unwound, wherever that bottom is:
+//  - under an API call (a libuv callback into JS, a nextTick run): V8's
+//    call-completed callback, when the outermost call returns;
+//  - under a microtask checkpoint that Node runs with no call in progress
+//    (InternalCallbackScope::Close after an immediate, an I/O callback, a
+//    timer run: `await` resumes there). Such a run is no API call, so no
+//    call-completed callback ever follows; the checkpoint's own
+//    microtasks-completed callback, which V8 fires on termination too, does.
+// Both also fire with JS frames still below (a checkpoint run by
+// processTicksAndRejections; a call made from a microtask); those frames
+// must unwind too, so the cancel waits for a point with none left.
+// (The continuation itself cancels again, should neither fire.)
+void CancelAfterUnwind(v8::Isolate* isolate);
+void CancelAfterMicrotasks(v8::Isolate* isolate, void*) {
+  CancelAfterUnwind(isolate);
+}
+
+void StopWatchingUnwind(v8::Isolate* isolate) {
   isolate->RemoveCallCompletedCallback(CancelAfterUnwind);
+  isolate->RemoveMicrotasksCompletedCallback(CancelAfterMicrotasks);
+}
+
+void CancelAfterUnwind(v8::Isolate* isolate) {
+  if (v8::StackTrace::CurrentStackTrace(isolate, 1)->GetFrameCount() > 0) return;
+  StopWatchingUnwind(isolate);
   isolate->CancelTerminateExecution();
 }
 
@@ -356,6 +383,7 @@ Napi::Value ForkContinue(const Napi::CallbackInfo& info) {
   pending = c;
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   isolate->AddCallCompletedCallback(CancelAfterUnwind);
+  isolate->AddMicrotasksCompletedCallback(CancelAfterMicrotasks);
   isolate->TerminateExecution();
   // The parent's pending promise jobs are not the child's: a checkpoint
   // under termination discards the whole microtask queue (V8 clears it when
