@@ -5,7 +5,7 @@ import { serialize } from 'node:v8';
 import { expect } from 'chai';
 import { Connection, Pipe, ProcessError, posix } from '../dist/index.js';
 import { watchedFdCount } from '../dist/watch.js';
-import { fdCount } from './helpers.js';
+import { fdCount, rejection } from './helpers.js';
 
 function expectCode(fn, code, message) {
   let thrown;
@@ -20,14 +20,6 @@ function expectCode(fn, code, message) {
   return thrown;
 }
 
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  expect.fail('expected a rejection');
-}
 
 function frame(payload) {
   const header = Buffer.alloc(4);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Connection, Pipe, posix, wait } from '../dist/index.js';
 import { watchedFdCount } from '../dist/watch.js';
-import { fdCount, zombieChildren } from './helpers.js';
+import { expectNoLeaks } from './helpers.js';
 
 const INDEX = new URL('../dist/index.js', import.meta.url).href;
 
@@ -31,15 +31,7 @@ function nonblocking(fd) {
 
 describe('20 Connection: across processes', function () {
   this.timeout(60000);
-  let fds;
-  beforeEach(function () {
-    fds = fdCount();
-  });
-  afterEach(function () {
-    expect(fdCount(), 'fd leak').to.equal(fds);
-    expect(zombieChildren()).to.deep.equal([]);
-    expect(watchedFdCount()).to.equal(0);
-  });
+  expectNoLeaks(() => expect(watchedFdCount()).to.equal(0));
 
   it('recvSync() blocks until a child writes', async function () {
     const [r, w] = Pipe(false);

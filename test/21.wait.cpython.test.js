@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { Pipe, posix, wait, waitSync } from '../dist/index.js';
 import { watchedFdCount } from '../dist/watch.js';
-import { fdCount, zombieChildren } from './helpers.js';
+import { expectNoLeaks, seconds } from './helpers.js';
 
 const INDEX = new URL('../dist/index.js', import.meta.url).href;
 
@@ -23,20 +23,11 @@ const flavours = {
   },
 };
 
-const seconds = (t0) => (performance.now() - t0) / 1000;
 
 for (const [name, api] of Object.entries(flavours)) {
   describe(`21 ${name}: CPython TestWait`, function () {
     this.timeout(60000);
-    let fds;
-    beforeEach(function () {
-      fds = fdCount();
-    });
-    afterEach(function () {
-      expect(fdCount(), 'fd leak').to.equal(fds);
-      expect(zombieChildren()).to.deep.equal([]);
-      expect(watchedFdCount()).to.equal(0);
-    });
+    expectNoLeaks(() => expect(watchedFdCount()).to.equal(0));
 
     for (const slow of [false, true]) {
       it(`test_wait${slow ? '_slow' : ''}: collects every message from 4 writers, a closed peer is ready`, async function () {

@@ -3,18 +3,9 @@
 import { expect } from 'chai';
 import { Pipe, ProcessError, posix, wait, waitSync } from '../dist/index.js';
 import { watchedFdCount } from '../dist/watch.js';
-import { fdCount, openFds, zombieChildren } from './helpers.js';
+import { fdCount, openFds, rejection, seconds, zombieChildren } from './helpers.js';
 
-const seconds = (t0) => (performance.now() - t0) / 1000;
 
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  expect.fail('expected a rejection');
-}
 
 function notStarted() {
   return {

@@ -1,5 +1,6 @@
 // Shared test helpers: real fd and zombie counts from /proc.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { expect } from 'chai';
 
 /** Open fds of this process, as { fd: target }. */
 export function openFds(pid = 'self') {
@@ -40,4 +41,30 @@ export function procStat(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]), session: Number(fields[3]) };
+}
+
+/** Seconds since `t0` (a performance.now() reading). */
+export const seconds = (t0) => (performance.now() - t0) / 1000;
+
+/** The error a promise rejects with; fails the test if it resolves. */
+export async function rejection(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  expect.fail('expected a rejection');
+}
+
+/** Hooks: every test of the suite leaves fds, children and `more()` as it found them. */
+export function expectNoLeaks(more = () => {}) {
+  let fds;
+  beforeEach(function () {
+    fds = fdCount();
+  });
+  afterEach(function () {
+    expect(fdCount(), 'fd leak').to.equal(fds);
+    expect(zombieChildren()).to.deep.equal([]);
+    more();
+  });
 }
