@@ -5,6 +5,7 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/resource.h>
 
 #include <cstdint>
 #include <string>
@@ -43,7 +44,8 @@ int32_t ArgSignal(const Napi::CallbackInfo& info, size_t i, bool allow_zero);
 bool PidfdEnabled();
 
 // Wait-status decoding shared by waitpid and waitpidTimeout.
-Napi::Object MakeWaitStatus(Napi::Env env, int pid, int raw);
+// `ru`: the reaped child's usage (from wait4), or nullptr (decoding only).
+Napi::Object MakeWaitStatus(Napi::Env env, int pid, int raw, const struct rusage* ru);
 
 // Milliseconds left until `deadline_ns` on CLOCK_MONOTONIC (0 when past).
 int64_t NowNs();

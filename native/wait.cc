@@ -7,6 +7,7 @@
 // waitid(WNOWAIT) (which does not reap) and closes a pipe the caller polls.
 #include <poll.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -38,7 +39,27 @@ bool PidfdEnabled() {
   return enabled;
 }
 
-Napi::Object MakeWaitStatus(Napi::Env env, int pid, int raw) {
+// The reaped child's resources (wait4), named as Node's
+// process.resourceUsage() names them: CPU times in microseconds, maxRSS in
+// KiB.
+Napi::Object MakeResourceUsage(Napi::Env env, const struct rusage& ru) {
+  Napi::Object u = Napi::Object::New(env);
+  auto micros = [](const struct timeval& tv) {
+    return static_cast<double>(tv.tv_sec) * 1e6 + static_cast<double>(tv.tv_usec);
+  };
+  u.Set("userCPUTime", Napi::Number::New(env, micros(ru.ru_utime)));
+  u.Set("systemCPUTime", Napi::Number::New(env, micros(ru.ru_stime)));
+  u.Set("maxRSS", Napi::Number::New(env, static_cast<double>(ru.ru_maxrss)));
+  u.Set("minorPageFault", Napi::Number::New(env, static_cast<double>(ru.ru_minflt)));
+  u.Set("majorPageFault", Napi::Number::New(env, static_cast<double>(ru.ru_majflt)));
+  u.Set("fsRead", Napi::Number::New(env, static_cast<double>(ru.ru_inblock)));
+  u.Set("fsWrite", Napi::Number::New(env, static_cast<double>(ru.ru_oublock)));
+  u.Set("voluntaryContextSwitches", Napi::Number::New(env, static_cast<double>(ru.ru_nvcsw)));
+  u.Set("involuntaryContextSwitches", Napi::Number::New(env, static_cast<double>(ru.ru_nivcsw)));
+  return u;
+}
+
+Napi::Object MakeWaitStatus(Napi::Env env, int pid, int raw, const struct rusage* ru) {
   Napi::Object s = Napi::Object::New(env);
   bool exited = WIFEXITED(raw);
   bool signaled = WIFSIGNALED(raw);
@@ -58,27 +79,33 @@ Napi::Object MakeWaitStatus(Napi::Env env, int pid, int raw) {
   if (exited) code = Napi::Number::New(env, WEXITSTATUS(raw));
   if (signaled) code = Napi::Number::New(env, -WTERMSIG(raw));
   s.Set("exitCode", code);
+  // Only a reaped child has final resource usage to report.
+  bool reaped = ru != nullptr && (exited || signaled);
+  s.Set("rusage", reaped ? Napi::Value(MakeResourceUsage(env, *ru)) : env.Null());
   return s;
 }
 
 namespace {
 
-// waitpid with EINTR retried. Returns the pid, 0 for WNOHANG with nothing
-// to report, or -1 with errno set.
-pid_t WaitRetry(pid_t pid, int* status, int flags) {
+// waitpid as wait4 (the same call, plus the child's rusage), EINTR
+// retried. Returns the pid, 0 for WNOHANG with nothing to report, or -1
+// with errno set.
+pid_t WaitRetry(pid_t pid, int* status, int flags, struct rusage* ru) {
   pid_t r;
   do {
-    r = waitpid(pid, status, flags);
+    r = wait4(pid, status, flags, ru);
   } while (r < 0 && errno == EINTR);
   return r;
 }
 
 Napi::Value StatusOrNull(Napi::Env env, pid_t pid, int flags) {
   int status = 0;
-  pid_t r = WaitRetry(pid, &status, flags);
+  struct rusage ru;
+  memset(&ru, 0, sizeof(ru));
+  pid_t r = WaitRetry(pid, &status, flags, &ru);
   if (r < 0) ThrowErrno(env, errno, "waitpid");
   if (r == 0) return env.Null();
-  return MakeWaitStatus(env, r, status);
+  return MakeWaitStatus(env, r, status, &ru);
 }
 
 // A readable fd that becomes ready when `pid` has exited, without reaping
@@ -194,7 +221,7 @@ Napi::Value DecodeWaitStatus(const Napi::CallbackInfo& info) {
   int pid = info.Length() > 1 && !info[1].IsUndefined()
                 ? ArgInt(info, 1, "pid", 0, INT32_MAX)
                 : 0;
-  return MakeWaitStatus(info.Env(), pid, raw);
+  return MakeWaitStatus(info.Env(), pid, raw, nullptr);
 }
 
 Napi::Value PidfdSupported(const Napi::CallbackInfo& info) {

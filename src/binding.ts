@@ -18,6 +18,24 @@ export interface WaitStatus {
   continued: boolean;
   /** multiprocessing's exit code: the status, `-N` for signal N, else null. */
   exitCode: number | null;
+  /** The reaped child's resource usage (wait4); null when not reaped or only decoded. */
+  rusage: ResourceUsage | null;
+}
+
+/** wait4's rusage, with the names of Node's process.resourceUsage(). */
+export interface ResourceUsage {
+  /** Microseconds. */
+  userCPUTime: number;
+  /** Microseconds. */
+  systemCPUTime: number;
+  /** KiB. */
+  maxRSS: number;
+  minorPageFault: number;
+  majorPageFault: number;
+  fsRead: number;
+  fsWrite: number;
+  voluntaryContextSwitches: number;
+  involuntaryContextSwitches: number;
 }
 
 export interface NativeSpawnOptions {

@@ -14,7 +14,7 @@ import {
   validateStringArray,
 } from './validate.js';
 
-export type { WaitStatus } from './binding.js';
+export type { ResourceUsage, WaitStatus } from './binding.js';
 export type Signal = number | string;
 
 export interface SpawnOptions {

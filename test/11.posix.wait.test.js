@@ -25,7 +25,11 @@ const elapsed = (start) => Number(process.hrtime.bigint() - start) / 1e9;
 describe('posix.waitpid and WaitStatus', function () {
   it('a normal exit: exited, exitStatus, exitCode', function () {
     const child = spawnSh('exit 7');
-    const status = reap(child);
+    const { rusage, ...status } = reap(child);
+    // A reaped child carries its own resource usage (wait4).
+    expect(rusage.maxRSS).to.be.above(0);
+    expect(rusage.userCPUTime + rusage.systemCPUTime).to.be.at.least(0);
+    expect(rusage.minorPageFault).to.be.above(0);
     expect(status).to.deep.equal({
       pid: child.pid,
       raw: 7 << 8,
@@ -48,7 +52,8 @@ describe('posix.waitpid and WaitStatus', function () {
   it('killed by a signal: signaled, termSignal, exitCode -N', function () {
     const child = spawnSleep();
     posix.kill(child.pid, 'SIGTERM');
-    const status = reap(child);
+    const { rusage, ...status } = reap(child);
+    expect(rusage).to.be.an('object');
     expect(status).to.deep.equal({
       pid: child.pid,
       raw: S.SIGTERM,
@@ -111,6 +116,7 @@ describe('posix.waitpid and WaitStatus', function () {
         stopSignal: S.SIGSTOP,
         continued: false,
         exitCode: null,
+        rusage: null, // not reaped: no final usage yet
       });
       // Reported once: a second WNOHANG|WUNTRACED has nothing new.
       expect(posix.waitpid(child.pid, { nohang: true, untraced: true })).to.equal(null);
@@ -128,6 +134,7 @@ describe('posix.waitpid and WaitStatus', function () {
         stopSignal: null,
         continued: true,
         exitCode: null,
+        rusage: null,
       });
     } finally {
       expect(killAndReap(child)).to.include({ termSignal: S.SIGKILL, exitCode: -S.SIGKILL });
@@ -185,7 +192,8 @@ describe('posix.decodeWaitStatus', function () {
   it('agrees with what waitpid reported', function () {
     const child = spawnSh('exit 5');
     const status = reap(child);
-    expect({ ...posix.decodeWaitStatus(status.raw), pid: status.pid }).to.deep.equal(status);
+    // Decoding has the status word only: no resource usage.
+    expect({ ...posix.decodeWaitStatus(status.raw), pid: status.pid }).to.deep.equal({ ...status, rusage: null });
   });
 
   it('rejects what is not a 16-bit status', function () {

@@ -298,15 +298,22 @@ describe('50 cli: run — stdio, fds, --json', () => {
     expect(j.command).to.deep.equal(['sh', '-c', 'exit 3']);
     expect(j.pid).to.be.a('number').above(1);
     expect(j.elapsed).to.be.within(0, 3);
-    expect(j.rusage).to.have.all.keys('user', 'system');
+    expect(j.rusage).to.have.all.keys(
+      'userCPUTime', 'systemCPUTime', 'maxRSS', 'minorPageFault', 'majorPageFault',
+      'fsRead', 'fsWrite', 'voluntaryContextSwitches', 'involuntaryContextSwitches',
+    );
+    expect(j.rusage.maxRSS).to.be.above(100); // KiB: sh really ran
   });
 
-  it('--json rusage is the command’s CPU time (from the reaped child)', async () => {
+  it('--json rusage is the command’s own usage (wait4 of the reaped child)', async () => {
     const burn = 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done';
     const j = report(await cli(['run', '--json', '--', 'sh', '-c', burn]));
-    const cpu = j.rusage.user + j.rusage.system;
+    const cpu = (j.rusage.userCPUTime + j.rusage.systemCPUTime) / 1e6;
     expect(cpu).to.be.above(0.03);
     expect(cpu).to.be.at.most(j.elapsed + 0.05);
+    // A command that touches 64 MiB has a max RSS of at least that much.
+    const big = report(await cli(['run', '--json', '--', process.execPath, '-e', 'Buffer.alloc(64 << 20, 1)']));
+    expect(big.rusage.maxRSS).to.be.above(64 * 1024);
   });
 
   it('--json on a command that cannot start still writes one line', async () => {

@@ -38,8 +38,9 @@ Exit status (GNU timeout's):
   else the command's own exit status
 
 --json writes one line on stderr: {command, pid, exitCode, signal, coreDumped, timedOut,
-killed, elapsed, rusage: {user, system} (CPU seconds of the reaped command, from
-/proc/self/stat, 10 ms resolution; null where unavailable), raw, status}.
+killed, elapsed, rusage: {userCPUTime, systemCPUTime (microseconds), maxRSS (KiB),
+minorPageFault, majorPageFault, fsRead, fsWrite, voluntaryContextSwitches,
+involuntaryContextSwitches} (wait4's usage of the reaped command), raw, status}.
 `;
 
 const WATCH_HELP = `

@@ -7,7 +7,6 @@ import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import * as posix from '../posix.js';
 import { whenReadable, type Subscription } from '../watch.js';
-import { childTimes, childTimesSince } from './childtimes.js';
 import { after, nameOfSignal, type Deadline } from './duration.js';
 import { EXIT_CANCELED, EXIT_CANNOT_INVOKE, EXIT_ENOENT, EXIT_TIMEDOUT } from './exitcodes.js';
 
@@ -160,7 +159,6 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
     cleanup();
     return spawnFailure(argv, enoent, options.json);
   }
-  const before = childTimes();
   const started = performance.now();
   try {
     child = posix.spawn(argv[0], argv, {
@@ -228,7 +226,7 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
       timedOut,
       killed,
       elapsed: Math.round(elapsed * 1e6) / 1e6,
-      rusage: childTimesSince(before),
+      rusage: st.rusage,
       raw: st.raw,
       status: code,
     };
