@@ -113,8 +113,9 @@ function load(): Binding {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   // Fast path for the addon built from source, the place node-gyp-build
   // looks first anyway: it halves the load time (1 ms instead of 2.4 ms),
-  // which every spawn child pays at start-up.
-  if (!process.env.PREBUILDS_ONLY) {
+  // which every spawn child pays at start-up. node-gyp-build's own
+  // overrides (PREBUILDS_ONLY, POSIX_PROCESS_PREBUILD=path) still win.
+  if (!process.env.PREBUILDS_ONLY && !process.env.POSIX_PROCESS_PREBUILD) {
     try {
       return require(join(root, 'build', 'Release', 'posix_process.node')) as Binding;
     } catch (error) {
