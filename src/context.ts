@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { binding } from './binding.js';
 import { invalidArgValue, ProcessError } from './errors.js';
+import { assertForkSafe } from './forksafety.js';
 import type { Launched, Popen } from './popen.js';
 import type { ProgramRequest } from './popen-exec.js';
 import type { SpawnRequest } from './popen-spawn.js';
@@ -56,14 +57,8 @@ export function startMethodUnavailable(method: StartMethod): string | null {
 export function assertStartMethod(method: StartMethod): void {
   const reason = startMethodUnavailable(method);
   if (reason === null) return;
-  if (method === 'fork' && process.platform === 'linux' && launchers !== null) {
-    throw new ProcessError(
-      'ERR_FORK_UNSAFE',
-      `cannot fork this Node.js process safely: ${reason}. ` +
-        `Run node with --single-threaded (node --single-threaded app.js, or NODE_OPTIONS=--single-threaded), ` +
-        `or use the 'spawn' start method.`,
-    );
-  }
+  // Where fork exists but is unsafe, the gate's own error says how to fix it.
+  if (method === 'fork' && process.platform === 'linux' && launchers !== null) assertForkSafe();
   throw new ProcessError('ERR_START_METHOD_UNSUPPORTED', `start method '${method}' is unavailable: ${reason}`);
 }
 

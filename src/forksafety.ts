@@ -65,10 +65,10 @@ export function assertForkSafe(): void {
   const reason = forkUnsafeReason();
   if (reason === null) return;
   const hint = !isMainThread
-    ? `Fork from the main thread, or use the 'spawn' or 'forkserver' start method.`
+    ? `Fork from the main thread, or use the 'spawn' start method.`
     : process.platform !== 'linux'
-      ? `Use the 'spawn' or 'forkserver' start method.`
+      ? `Use the 'spawn' start method.`
       : `Run node with --single-threaded (node --single-threaded app.js; NODE_OPTIONS cannot carry it), ` +
-        `or use the 'spawn' or 'forkserver' start method.`;
+        `or use the 'spawn' start method.`;
   throw new ProcessError('ERR_FORK_UNSAFE', `cannot fork this Node.js process safely: ${reason}. ${hint}`);
 }

@@ -18,7 +18,7 @@ function gate(flags, arg) {
 }
 
 const FLAG_HINT =
-  "Run node with --single-threaded (node --single-threaded app.js; NODE_OPTIONS cannot carry it), or use the 'spawn' or 'forkserver' start method.";
+  "Run node with --single-threaded (node --single-threaded app.js; NODE_OPTIONS cannot carry it), or use the 'spawn' start method.";
 
 function expectRefused(out, reason, hint = FLAG_HINT) {
   for (const path of ['forkChild', 'posixFork']) {
@@ -52,7 +52,7 @@ describe('fork safety gate', function () {
     expectRefused(
       gate(['--single-threaded'], 'worker'),
       'fork is only possible from the main thread, not from a worker thread',
-      "Fork from the main thread, or use the 'spawn' or 'forkserver' start method.",
+      "Fork from the main thread, or use the 'spawn' start method.",
     );
   });
 
