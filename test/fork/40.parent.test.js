@@ -73,6 +73,16 @@ async function childWork() {
 describe('fork: the parent is undisturbed', function () {
   this.timeout(120000);
 
+  before(async () => {
+    // libuv keeps one fd for life per loop (loop->emfile_fd, /dev/null: its
+    // reserve for accept() under EMFILE), opened at the loop's first stream
+    // handle. With stdio on files no stream exists before these tests, so
+    // the first server below would open it and look like a leak.
+    const warm = createServer();
+    await new Promise((resolve) => warm.listen(0, '127.0.0.1', resolve));
+    await new Promise((resolve) => warm.close(resolve));
+  });
+
   it('HTTP server, interval and in-flight pbkdf2/fs survive 20 forks; children use their own resources', async () => {
     const fdsBefore = fdCount();
     const server = createServer((req, res) => res.end(`parent ${process.pid}`));
