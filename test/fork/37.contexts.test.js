@@ -19,6 +19,7 @@ const JOIN_SECONDS = 20;
 const live = new Set();
 
 function noop() {}
+const parentPid = binding.getpid();
 
 // Forks COUNT children whose childMain resolves to 7 (run only if the child
 // reached its continuation; the caller's code never runs there). A timer
@@ -32,6 +33,8 @@ function forkAll() {
     live.add(s);
     started.push(s);
   }
+  // The caller's code after fork is the parent's: a child here exits 99.
+  if (binding.getpid() !== parentPid) binding.exit(99);
   return started;
 }
 
@@ -77,6 +80,10 @@ const CONTEXTS = {
     ),
   'a nextTick in an immediate': () =>
     new Promise((resolve) => setImmediate(() => process.nextTick(() => resolve(forkAll())))),
+  'a promise job run by processTicksAndRejections': () =>
+    new Promise((resolve) =>
+      setImmediate(() => process.nextTick(() => Promise.resolve().then(() => resolve(forkAll())))),
+    ),
   'an I/O callback': () => new Promise((resolve) => readFile('/proc/self/stat', () => resolve(forkAll()))),
   'a microtask in an I/O callback': () =>
     new Promise((resolve) => readFile('/proc/self/stat', () => queueMicrotask(() => resolve(forkAll())))),
