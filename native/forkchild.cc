@@ -350,7 +350,8 @@ void RunContinuation(uv_idle_t* idle) {
 //    microtasks-completed callback, which V8 fires on termination too, does.
 // Both also fire with JS frames still below (a checkpoint run by
 // processTicksAndRejections; a call made from a microtask); those frames
-// must unwind too, so the cancel waits for a point with none left.
+// must unwind too, so the cancel waits for a point with none left (a stack
+// trace sees every JS frame, Node's internal ones included).
 // (The continuation itself cancels again, should neither fire.)
 void CancelAfterUnwind(v8::Isolate* isolate);
 void CancelAfterMicrotasks(v8::Isolate* isolate, void*) {
