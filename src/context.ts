@@ -6,7 +6,6 @@ import { availableParallelism } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { binding } from './binding.js';
 import { invalidArgValue, ProcessError } from './errors.js';
-import { assertForkSafe } from './forksafety.js';
 import type { Launched, Popen } from './popen.js';
 import type { ProgramRequest } from './popen-exec.js';
 import type { SpawnRequest } from './popen-spawn.js';
@@ -31,6 +30,8 @@ export interface Launchers {
   fork(childMain: () => Promise<number>): Launched;
   /** Why fork cannot be used here, or null. */
   forkUnavailable(): string | null;
+  /** Throws the fork gate's ERR_FORK_UNSAFE, which says how to make forking safe. */
+  assertForkSafe(): void;
 }
 
 let launchers: Launchers | null = null;
@@ -58,7 +59,7 @@ export function assertStartMethod(method: StartMethod): void {
   const reason = startMethodUnavailable(method);
   if (reason === null) return;
   // Where fork exists but is unsafe, the gate's own error says how to fix it.
-  if (method === 'fork' && process.platform === 'linux' && launchers !== null) assertForkSafe();
+  if (method === 'fork' && process.platform === 'linux' && launchers !== null) launchers.assertForkSafe();
   throw new ProcessError('ERR_START_METHOD_UNSUPPORTED', `start method '${method}' is unavailable: ${reason}`);
 }
 

@@ -3,7 +3,7 @@
 // bootstrap, which needs Process but launches nothing until its target
 // imports the package, loads a smaller module graph and starts faster.
 import { registerLaunchers } from './context.js';
-import { forkUnsafeReason } from './forksafety.js';
+import { assertForkSafe, forkUnsafeReason } from './forksafety.js';
 import { launchProgram } from './popen-exec.js';
 import { forkAvailable, launchFork } from './popen-fork.js';
 import { launchSpawn } from './popen-spawn.js';
@@ -13,4 +13,5 @@ registerLaunchers({
   program: launchProgram,
   fork: launchFork,
   forkUnavailable: () => (forkAvailable() ? forkUnsafeReason() : "the 'fork' start method needs Linux"),
+  assertForkSafe,
 });
