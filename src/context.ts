@@ -9,7 +9,8 @@ import { invalidArgValue, ProcessError } from './errors.js';
 import type { Launched, Popen } from './popen.js';
 import type { ProgramRequest } from './popen-exec.js';
 import type { SpawnRequest } from './popen-spawn.js';
-import { makeMainProcess, type Process } from './process.js';
+import { takeSpawnRecord } from './child/record.js';
+import { makeMainProcess, Process, restoreProcess } from './process.js';
 import { validateBoolean, validateObject, validateString, validateTimeout } from './validate.js';
 import { whenReadable } from './watch.js';
 
@@ -132,12 +133,18 @@ export function nextCount(): number {
 
 /** The running process (`'MainProcess'` in the main process). */
 export function currentProcess(): Process {
-  current ??= makeMainProcess();
-  return current;
+  if (current === null) {
+    // A spawn child's bootstrap left its record without loading this module.
+    const record = takeSpawnRecord();
+    if (record !== null) becomeChild(restoreProcess(Process, record, null, [], null), record);
+    else current = makeMainProcess();
+  }
+  return current!;
 }
 
 /** This process's parent, or null in the main process. */
 export function parentProcess(): ParentProcess | null {
+  currentProcess();
   return parent;
 }
 

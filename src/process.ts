@@ -31,7 +31,7 @@ import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { binding } from './binding.js';
-import { runProcessTarget } from './child/runtarget.js';
+import { invokeTarget, runProcessTarget } from './child/runtarget.js';
 import {
   addChild,
   assertStartMethod,
@@ -292,16 +292,8 @@ export class Process {
   run(): unknown {
     const target = this.#target;
     if (target === null) return undefined;
-    const args = this.#kwargs === null ? this.#args : [...this.#args, this.#kwargs];
-    if (typeof target === 'function') return (target as (...a: unknown[]) => unknown)(...args);
-    const name = target.export ?? 'default';
-    return import(moduleSpecifier(target.module)).then((mod: Record<string, unknown>) => {
-      const fn = mod[name];
-      if (typeof fn !== 'function') {
-        throw new TypeError(`export '${name}' of ${moduleSpecifier(target.module)} is not a function (got ${typeof fn})`);
-      }
-      return (fn as (...a: unknown[]) => unknown)(...args);
-    });
+    const resolved = typeof target === 'function' ? target : { module: moduleSpecifier(target.module), export: target.export ?? 'default' };
+    return invokeTarget(resolved, this.#args, this.#kwargs);
   }
 
   /** Launches the child. Synchronous; throws on failure (the object stays unstarted). */
