@@ -3,7 +3,6 @@
 // library registers itself, through the same registry users get. They are
 // registered first (index.ts imports this module first), so they run before
 // any user hook in the child.
-import { randomFillSync, randomUUID } from 'node:crypto';
 import { binding } from './binding.js';
 import { registerAtFork } from './atfork.js';
 
@@ -17,12 +16,15 @@ import { registerAtFork } from './atfork.js';
 // filled on first use: every page a fork child writes costs a copy-on-write
 // fault, and a child that never calls Math.random should not pay OpenSSL's
 // reseed either.
+// node:crypto only once something forks: importing the package stays cheap.
+const crypto = () => process.getBuiltinModule('node:crypto');
+
 const pool = new Uint32Array(512);
 let poolIndex = pool.length;
 
 function random(): number {
   if (poolIndex === pool.length) {
-    randomFillSync(pool);
+    crypto().randomFillSync(pool);
     poolIndex = 0;
   }
   const high = pool[poolIndex++] >>> 5; // 27 bits
@@ -51,6 +53,7 @@ function reseedMathRandom(): void {
 const UUID_BATCH = 128;
 
 function drainUuidCache(): void {
+  const { randomUUID } = crypto();
   for (let i = 0; i < UUID_BATCH; i++) randomUUID();
 }
 
