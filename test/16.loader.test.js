@@ -99,3 +99,24 @@ describe('loader (node-gyp-build prebuilds)', function () {
     expect(err).to.include('No native build was found');
   });
 });
+
+describe('16 loader: platforms', function () {
+  it('importing on Windows throws ERR_PLATFORM_UNSUPPORTED before touching the addon', async function () {
+    // A real import in a child node whose process.platform reads 'win32'
+    // (set by a preloaded module before the package is imported).
+    const preload = 'data:text/javascript,Object.defineProperty(process, "platform", { value: "win32" })';
+    const script = `
+      try {
+        await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+        process.stdout.write('imported');
+      } catch (error) {
+        process.stdout.write(JSON.stringify({ code: error.code, message: error.message }));
+      }`;
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, ['--import', preload, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    const seen = JSON.parse(r.stdout);
+    expect(seen.code).to.equal('ERR_PLATFORM_UNSUPPORTED');
+    expect(seen.message).to.include('win32');
+  });
+});
