@@ -64,6 +64,7 @@ export function runAfterForkInParent(): void {
   runAll(afterInParent);
 }
 
-export function runAfterForkInChild(): void {
+// In parentheses: compiled with the module, not in every child (forkstart.ts).
+export const runAfterForkInChild = (function runAfterForkInChild(): void {
   runAll(afterInChild);
-}
+});

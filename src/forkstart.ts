@@ -35,13 +35,13 @@ let heldSentinel: number | null = null;
 let generation = 0;
 
 registerAtFork({
-  afterInChild() {
+  afterInChild: (function afterInChild() {
     generation++;
     if (heldSentinel !== null) {
       binding.close(heldSentinel);
       heldSentinel = null;
     }
-  },
+  }),
 });
 
 /**
@@ -67,40 +67,54 @@ export function forkChild(childMain: () => Promise<number>): ForkStarted {
   return { pid: result.pid, pidfd: result.pidfd, sentinel: result.sentinel };
 }
 
-function enterChild(sentinelWrite: number | null, childMain: () => Promise<number>): never {
+// Everything the child runs and the parent never did is compiled in the
+// child, in every child: parsing, bytecode and feedback written to fresh
+// heap pages, each a copy-on-write fault. V8 compiles a function expression
+// in parentheses eagerly, with its module, so the child's own path below is
+// written `const f = (function f() {...});` and is ready in the parent.
+
+// The childMain of the fork in progress, for runChildMain.
+let pendingMain: (() => Promise<number>) | null = null;
+
+const enterChild = (function enterChild(sentinelWrite: number | null, childMain: () => Promise<number>): never {
   installExitPath();
   runAfterForkInChild();
   heldSentinel = sentinelWrite;
   silenceInheritedCallbacks();
   clearAsyncIdStack();
   unwinding = true;
-  binding.forkContinue(() => {
-    unwinding = false;
-    const mine = generation;
-    let main: Promise<number>;
-    try {
-      main = Promise.resolve(childMain());
-    } catch (error) {
-      main = Promise.reject(error);
-    }
-    main.then(
-      (code) => {
-        if (generation !== mine) return;
-        // A code from childMain wins; 0 leaves process.exitCode in charge.
-        if (typeof code === 'number' && code !== 0) process.exit(code);
-        process.exit();
-      },
-      (error: unknown) => {
-        if (generation === mine) strayError(error);
-      },
-    );
-  });
+  pendingMain = childMain;
+  binding.forkContinue(runChildMain);
   // The termination requested above is delivered at the next interrupt
   // check; this loop's back edge is one. No frame of the caller resumes.
   for (;;) {
     // spin until terminated
   }
-}
+});
+
+const runChildMain = (function runChildMain(): void {
+  unwinding = false;
+  const mine = generation;
+  const childMain = pendingMain as () => Promise<number>;
+  pendingMain = null;
+  let main: Promise<number>;
+  try {
+    main = Promise.resolve(childMain());
+  } catch (error) {
+    main = Promise.reject(error);
+  }
+  main.then(
+    (function settled(code: number) {
+      if (generation !== mine) return;
+      // A code from childMain wins; 0 leaves process.exitCode in charge.
+      if (typeof code === 'number' && code !== 0) process.exit(code);
+      process.exit();
+    }),
+    (function failed(error: unknown) {
+      if (generation === mine) strayError(error);
+    }),
+  );
+});
 
 // The parent's timers, intervals and immediates are copied into the child
 // (Node keeps them in internal lists nobody else can reach), and would run
@@ -127,7 +141,7 @@ interface InheritedCallbacks {
 // costs it a copy-on-write fault, so it does as little as it can.
 let firstOwnId = Infinity;
 const silencer = createHook({
-  before(asyncId) {
+  before: (function before(asyncId: number) {
     if (asyncId >= firstOwnId) return;
     const resource = executionAsyncResource() as InheritedCallbacks;
     if (typeof resource._onTimeout === 'function') {
@@ -136,14 +150,14 @@ const silencer = createHook({
     } else if (typeof resource._onImmediate === 'function') {
       resource._onImmediate = noop;
     }
-  },
+  }),
 });
 
-function silenceInheritedCallbacks(): void {
+const silenceInheritedCallbacks = (function silenceInheritedCallbacks(): void {
   // Async ids come from one counter: the next one is the child's first.
   firstOwnId = asyncWrap.async_id_fields[asyncWrap.constants.kAsyncIdCounter] + 1;
   silencer.enable();
-}
+});
 
 // The termination skips the JS code that pops async contexts (a timer's,
 // a promise's), and Node's native callback scope below would then find the
@@ -170,9 +184,9 @@ function loadAsyncWrap(): AsyncWrapBinding {
 
 const asyncWrap = loadAsyncWrap();
 
-function clearAsyncIdStack(): void {
+const clearAsyncIdStack = (function clearAsyncIdStack(): void {
   asyncWrap.clearAsyncIdStack();
-}
+});
 
 // --- The child's exit path -------------------------------------------------
 
@@ -183,7 +197,7 @@ let exitPathInstalled = false;
 // callback wrapper does): that is the unwinding itself, not an error.
 let unwinding = false;
 
-function installExitPath(): void {
+const installExitPath = (function installExitPath(): void {
   // A grandchild inherits the handlers already installed: nothing to add.
   if (exitPathInstalled) return;
   exitPathInstalled = true;
@@ -205,26 +219,26 @@ function installExitPath(): void {
   process.removeAllListeners('uncaughtException');
   process.removeAllListeners('unhandledRejection');
   process.on('uncaughtException', strayError);
-}
+});
 
-function strayError(error: unknown): void {
+const strayError = (function strayError(error: unknown): void {
   if (unwinding) return;
   flushStdio();
   const text = error instanceof Error && typeof error.stack === 'string' ? error.stack : `Uncaught ${inspect(error)}`;
   binding.forkWriteAll(2, Buffer.from(`${text}\n`));
   process.exitCode = 1;
   process.exit(1);
-}
+});
 
-function leave(code: unknown): never {
+const leave = (function leave(code: unknown): never {
   flushStdio();
   // reallyExit's native code takes ToInt32 of its argument; _exit keeps & 0xff.
   return binding.exit(Number(code) | 0);
-}
+});
 
 // Whatever stdout/stderr still hold goes out before _exit: first what libuv
 // queued (native), then what the JS stream buffered behind it.
-function flushStdio(): void {
+const flushStdio = (function flushStdio(): void {
   for (const fd of binding.forkFlushStdio()) {
     const stream = fd === 1 ? process.stdout : process.stderr;
     const pending = (stream as NodeJS.WriteStream & { writableBuffer?: Array<{ chunk: unknown; encoding: string }> })
@@ -240,4 +254,5 @@ function flushStdio(): void {
       if (data !== null && !binding.forkWriteAll(fd, data)) break;
     }
   }
-}
+});
+

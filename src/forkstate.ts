@@ -32,10 +32,11 @@ function random(): number {
   return (high * 67108864 + low) / 9007199254740992;
 }
 
-function reseedMathRandom(): void {
+// In parentheses: compiled with the module, not in every child (forkstart.ts).
+const reseedMathRandom = (function reseedMathRandom(): void {
   poolIndex = pool.length; // a grandchild must not reuse its parent's pool
   Object.defineProperty(Math, 'random', { value: random, writable: true, enumerable: false, configurable: true });
-}
+});
 
 // crypto.randomUUID() serves 128 UUIDs from one cached random buffer
 // (lib/internal/crypto/random.js: uuidData, uuidBatch), refilled when its
@@ -65,10 +66,10 @@ registerAtFork({
   afterInParent() {
     drainUuidCache();
   },
-  afterInChild() {
+  afterInChild: (function afterInChild() {
     Object.defineProperty(process, 'pid', { value: binding.getpid(), writable: false, enumerable: true, configurable: true });
     // A getter: the parent may die and the child be re-parented.
     Object.defineProperty(process, 'ppid', { get: getppid, enumerable: true, configurable: true });
     reseedMathRandom();
-  },
+  }),
 });
