@@ -221,6 +221,31 @@ const installExitPath = (function installExitPath(): void {
   process.removeAllListeners('uncaughtException');
   process.removeAllListeners('unhandledRejection');
   process.on('uncaughtException', strayError);
+  // Node reports an uncaught exception by calling process._fatalException
+  // (looked up on each report, so it may be replaced). Its handler does
+  // much for nothing while unwinding (a message, the 'uncaughtException'
+  // listeners, a setImmediate to flush ticks): ~0.2 ms of code compiled
+  // and pages written in every child. The unwinding itself is answered
+  // here; anything else goes to Node's handler as before.
+  const fatal = process as unknown as FatalExceptionHolder;
+  nodeFatalException = fatal._fatalException;
+  fatal._fatalException = fatalException;
+});
+
+interface FatalExceptionHolder {
+  _fatalException: (error: unknown, fromPromise: boolean) => boolean;
+}
+
+let nodeFatalException: FatalExceptionHolder['_fatalException'] | null = null;
+
+const fatalException = (function fatalException(error: unknown, fromPromise: boolean): boolean {
+  if (unwinding) {
+    // What Node's handler does last for a handled exception: the unwound
+    // frames never popped their async contexts.
+    clearAsyncIdStack();
+    return true;
+  }
+  return (nodeFatalException as FatalExceptionHolder['_fatalException']).call(process, error, fromPromise);
 });
 
 const strayError = (function strayError(error: unknown): void {
