@@ -8,29 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseDuration, parseSignal } from '../dist/cli/duration.js';
 import * as posix from '../dist/posix.js';
-import { procStat } from './helpers.js';
+import { cli, procStat } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 /** Runs the command; resolves with its exit code/signal, output and wall time in seconds. */
-function cli(args, { input, stdio, onSpawn, onStdout } = {}) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: stdio ?? ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      onStdout?.(stdout, child);
-    });
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, elapsed: (performance.now() - started) / 1000 }));
-    if (input !== undefined) child.stdin.end(input);
-    else child.stdin.end();
-    onSpawn?.(child);
-  });
-}
 
 /** The --json line: the last line of stderr. */
 function report(result) {

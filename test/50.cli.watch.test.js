@@ -1,25 +1,13 @@
 // `posix-process watch PID...`: waits for processes that are not its
 // children (the test starts them, the command only watches).
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { cli as runCli } from './helpers.js';
 import * as posix from '../dist/posix.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const NO_SUCH_PID = String(2 ** 31 - 1); // above any pid_max
 
-function cli(args) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, elapsed: (performance.now() - started) / 1000 }));
-  });
-}
+const cli = (args) => runCli(args, { stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** A `sleep` that is this test's child, never the command's. */
 function sleeper(seconds) {

@@ -1,6 +1,8 @@
 // Shared test helpers: real fd and zombie counts from /proc.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 /** Open fds of this process, as { fd: target }. */
 export function openFds(pid = 'self') {
@@ -66,5 +68,30 @@ export function expectNoLeaks(more = () => {}) {
     expect(fdCount(), 'fd leak').to.equal(fds);
     expect(zombieChildren()).to.deep.equal([]);
     more();
+  });
+}
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+/**
+ * Runs the real `posix-process` command: resolves to { code, signal,
+ * stdout, stderr, elapsed } once it has exited and its output is read.
+ */
+export function cli(args, { input, stdio, onSpawn, onStdout } = {}) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: stdio ?? ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      onStdout?.(stdout, child);
+    });
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, elapsed: (performance.now() - started) / 1000 }));
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin?.end();
+    onSpawn?.(child);
   });
 }
