@@ -199,11 +199,7 @@ export class Popen {
   #lose(): void {
     if (this.#lost) return;
     this.#lost = true;
-    this.#disarm();
-    for (const done of [...this.#waiters]) done();
-    const onExit = this.onExit;
-    this.onExit = null;
-    onExit?.();
+    this.#finish();
   }
 
   #settleFrom(status: WaitStatus | null): void {
@@ -213,6 +209,12 @@ export class Popen {
   #settle(status: WaitStatus): void {
     if (this.#status !== null) return;
     this.#status = status;
+    this.#finish();
+  }
+
+  // The child is done with (reaped or lost): stop watching, release every
+  // waiter, tell the owner once.
+  #finish(): void {
     this.#disarm();
     for (const done of [...this.#waiters]) done();
     const onExit = this.onExit;
