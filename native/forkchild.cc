@@ -70,6 +70,23 @@ struct Inert {
   }
 };
 
+// Calls fn on every handle of the loop, reading the handle queue only.
+// uv_walk moves each handle to a temporary queue and back, a write to every
+// handle; in a fork child each is a copy-on-write fault (~50 for a usual
+// parent: handles are scattered over the heap). Unlike uv_walk it also
+// visits libuv's internal handles (asyncs, signals, timers: none of the
+// types acted on here). fn may stop or unref a handle, never free one, so
+// the next link stays valid.
+template <typename Fn>
+void ForEachHandle(uv_loop_t* loop, Fn fn) {
+  struct uv__queue* head = &loop->handle_queue;
+  for (struct uv__queue* q = head->next; q != head;) {
+    struct uv__queue* next = q->next;
+    fn(reinterpret_cast<uv_handle_t*>(reinterpret_cast<char*>(q) - offsetof(uv_handle_t, handle_queue)));
+    q = next;
+  }
+}
+
 // After uv_loop_fork the child's new epoll re-registers every watcher it
 // inherited, so the parent's listening sockets would accept here and its
 // connections would be read here. Closing the handles (uv_close) would
@@ -79,8 +96,7 @@ struct Inert {
 // (dup3), so the wrappers stay consistent, the kernel objects are no longer
 // held by this process (a peer sees the parent's close as it should), and
 // no event ever fires. The handle is unref'd so it keeps nothing alive.
-void NeutralizeHandle(uv_handle_t* handle, void* arg) {
-  Inert* inert = static_cast<Inert*>(arg);
+void NeutralizeHandle(uv_handle_t* handle, Inert* inert) {
   if (uv_is_closing(handle)) return;
   switch (handle->type) {
     case UV_TCP:
@@ -163,7 +179,7 @@ Napi::Value ForkChild(const Napi::CallbackInfo& info) {
       }
     }
     Inert inert;
-    uv_walk(loop, NeutralizeHandle, &inert);
+    ForEachHandle(loop, [&inert](uv_handle_t* handle) { NeutralizeHandle(handle, &inert); });
     if (!inert.stdin_handled) {
       // No handle reads stdin yet; give fd 0 end-of-file all the same, so a
       // process.stdin created later cannot read the parent's input.
@@ -234,8 +250,7 @@ struct FlushState {
 // for stdout/stderr (a pipe reader was slower than the writer) is written
 // here, in order: each queued request from its current buffer on (libuv
 // advances bufs/write_index as it writes partially).
-void FlushHandle(uv_handle_t* handle, void* arg) {
-  FlushState* state = static_cast<FlushState*>(arg);
+void FlushHandle(uv_handle_t* handle, FlushState* state) {
   if (uv_is_closing(handle)) return;
   if (handle->type != UV_TCP && handle->type != UV_NAMED_PIPE && handle->type != UV_TTY) return;
   uv_os_fd_t fd = -1;
@@ -260,7 +275,7 @@ void FlushHandle(uv_handle_t* handle, void* arg) {
 Napi::Value ForkFlushStdio(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   FlushState state;
-  uv_walk(Loop(env), FlushHandle, &state);
+  ForEachHandle(Loop(env), [&state](uv_handle_t* handle) { FlushHandle(handle, &state); });
   Napi::Array out = Napi::Array::New(env, state.pending.size());
   for (size_t i = 0; i < state.pending.size(); i++) out.Set(i, Napi::Number::New(env, state.pending[i]));
   return out;
