@@ -1,11 +1,13 @@
 // The 'spawn' start method: fork+exec of a fresh `node` running the child
-// bootstrap (child/spawn-main.js). Everything the child needs travels as one
-// structured-clone payload through a pipe mapped to fd 3 (not argv or the
-// environment: size, and the authkey is a secret). Child fd map:
+// bootstrap (child/spawn-main.cjs). Everything the child needs travels as
+// one payload (child/wire.cts: JSON or structured clone) through a pipe
+// mapped to fd 3 (not argv or the environment: size, and the authkey is a
+// secret). Child fd map:
 //   0 stdin (/dev/null unless `stdio` says otherwise), 1 stdout, 2 stderr,
 //   3 the payload pipe, 4 the parent's liveness pipe (parentProcess()),
 //   5... the fds of Connections found in args/kwargs, in order.
 import { write, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { serialize } from 'node:v8';
@@ -13,17 +15,15 @@ import { binding } from './binding.js';
 import { childExecArgv } from './child/execargv.js';
 import { Connection } from './connection.js';
 import { extractConnections, type ConnectionSlot } from './child/transfer.js';
+import type * as Wire from './child/wire.cjs';
+import type { SpawnPayload, TargetSpec } from './child/wire.cjs';
 import { livenessReadEnd } from './context.js';
 import { ProcessError } from './errors.js';
 import type { Launched } from './popen.js';
 import { openStreams, prepareStdio, releaseStdio, type StdioEntry } from './popen-stdio.js';
 import { envArray } from './posix.js';
 
-/** How the child finds its target: by module reference, or by source text. */
-export type TargetSpec =
-  | { kind: 'none' }
-  | { kind: 'source'; source: string }
-  | { kind: 'module'; module: string; export: string };
+export type { TargetSpec } from './child/wire.cjs';
 
 export interface SpawnRequest {
   target: TargetSpec;
@@ -42,28 +42,11 @@ export interface SpawnRequest {
   stdio: StdioEntry[] | null;
 }
 
-/** What spawn-main.js reads from fd 3. */
-export interface SpawnPayload {
-  target: TargetSpec;
-  cls: { module: string; export: string } | null;
-  props: unknown;
-  args: unknown;
-  kwargs: unknown;
-  name: string;
-  identity: number[];
-  daemon: boolean;
-  authkey: Uint8Array;
-  parentPid: number;
-  parentName: string;
-  parentSentinel: number;
-  connections: ConnectionSlot[];
-  /** Without pidfds: the child's copy of its exit-sentinel pipe (made CLOEXEC there). */
-  exitSentinelFd: number | null;
-}
-
 const LIVENESS_FD = 4;
 const FIRST_CONNECTION_FD = 5;
-const MAIN = fileURLToPath(new URL('./child/spawn-main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('./child/spawn-main.cjs', import.meta.url));
+// Through require: the ESM loader would scan the CommonJS file for its exports.
+const wire = createRequire(import.meta.url)('./child/wire.cjs') as typeof Wire;
 
 function notTransferable(what: string, error: unknown): ProcessError {
   const reason = error instanceof Error ? error.message : String(error);
@@ -91,7 +74,7 @@ function encodePayload(request: SpawnRequest, fdCount: number): { bytes: Buffer;
     name: request.name,
     identity: request.identity,
     daemon: request.daemon,
-    authkey: new Uint8Array(request.authkey),
+    authkey: request.authkey.toString('hex'),
     parentPid: process.pid,
     parentName: request.parentName,
     parentSentinel: LIVENESS_FD,
@@ -99,7 +82,7 @@ function encodePayload(request: SpawnRequest, fdCount: number): { bytes: Buffer;
     exitSentinelFd: binding.pidfdSupported() ? null : fdCount + slots.length,
   };
   try {
-    return { bytes: serialize(payload), slots };
+    return { bytes: wire.encodePayload(payload), slots };
   } catch (error) {
     let what = 'the args, kwargs or instance properties';
     try {

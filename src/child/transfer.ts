@@ -72,7 +72,9 @@ function rewrite(value: unknown, visit: (v: unknown) => unknown, seen: Map<objec
     const copy: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       const n = rewrite(v, visit, seen);
-      changed ||= n !== v;
+      // An accessor was just read: carry the copy, or structured clone
+      // would run it a second time.
+      changed ||= n !== v || !('value' in Object.getOwnPropertyDescriptor(value, k)!);
       copy[k] = n;
     }
     out = copy;
