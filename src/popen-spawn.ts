@@ -45,8 +45,14 @@ export interface SpawnRequest {
 const LIVENESS_FD = 4;
 const FIRST_CONNECTION_FD = 5;
 const MAIN = fileURLToPath(new URL('./child/spawn-main.cjs', import.meta.url));
-// Through require: the ESM loader would scan the CommonJS file for its exports.
-const wire = createRequire(import.meta.url)('./child/wire.cjs') as typeof Wire;
+let wireModule: typeof Wire | null = null;
+
+// Through require (the ESM loader would scan the CommonJS file for its
+// exports), at the first launch: importing the package stays ~0.2 ms leaner.
+function wire(): typeof Wire {
+  wireModule ??= createRequire(import.meta.url)('./child/wire.cjs') as typeof Wire;
+  return wireModule;
+}
 
 function notTransferable(what: string, error: unknown): ProcessError {
   const reason = error instanceof Error ? error.message : String(error);
@@ -82,7 +88,7 @@ function encodePayload(request: SpawnRequest, fdCount: number): { bytes: Buffer;
     exitSentinelFd: binding.pidfdSupported() ? null : fdCount + slots.length,
   };
   try {
-    return { bytes: wire.encodePayload(payload), slots };
+    return { bytes: wire().encodePayload(payload), slots };
   } catch (error) {
     let what = 'the args, kwargs or instance properties';
     try {
