@@ -290,12 +290,17 @@ export function removeChild(proc: Process): void {
   children.delete(proc);
 }
 
+// What a fork child runs on its way out and its parent may never have run
+// (cleanup, terminateDaemons, the exit hooks) is written as parenthesized
+// function expressions: V8 compiles those with the module, in the parent,
+// instead of in every child (forkstart.ts explains the cost).
+
 /** Reaps finished children (WNOHANG each) and drops them from the set. */
-export function cleanup(): void {
+export const cleanup = (function cleanup(): void {
   for (const [proc, popen] of [...children]) {
     if (popen.poll() !== null || popen.closed || popen.lost) children.delete(proc);
   }
-}
+});
 
 /** Started children that have not finished; reaps the finished ones. */
 export function activeChildren(): Process[] {
@@ -305,30 +310,34 @@ export function activeChildren(): Process[] {
 
 const SIGTERM = binding.signals.SIGTERM!;
 
-function terminateDaemons(): void {
+const terminateDaemons = (function terminateDaemons(): void {
   for (const [proc, popen] of children) {
     if (proc.daemon) popen.sendSignal(SIGTERM);
   }
-}
+});
 
 // multiprocessing's _exit_function: daemon children get SIGTERM, then every
 // child is joined. 'beforeExit' does it asynchronously (the event loop keeps
 // running while waiting); 'exit' (also after process.exit()) can only block.
+const joinChildrenAsync = (function joinChildrenAsync(): void {
+  cleanup();
+  if (children.size === 0) return;
+  terminateDaemons();
+  // Refed waits keep the loop alive; once they end 'beforeExit' comes again.
+  for (const popen of children.values()) void popen.wait(null);
+});
+
+const joinChildrenSync = (function joinChildrenSync(): void {
+  cleanup();
+  terminateDaemons();
+  for (const popen of [...children.values()]) popen.waitSync(null);
+  children.clear();
+});
+
 function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
-  process.on('beforeExit', () => {
-    cleanup();
-    if (children.size === 0) return;
-    terminateDaemons();
-    // Refed waits keep the loop alive; once they end 'beforeExit' comes again.
-    for (const popen of children.values()) void popen.wait(null);
-  });
-  process.on('exit', () => {
-    cleanup();
-    terminateDaemons();
-    for (const popen of [...children.values()]) popen.waitSync(null);
-    children.clear();
-  });
+  process.on('beforeExit', joinChildrenAsync);
+  process.on('exit', joinChildrenSync);
 }
 

@@ -54,7 +54,7 @@ registerAtFork({
 export function forkChild(childMain: () => Promise<number>): ForkStarted {
   if (typeof childMain !== 'function') throw invalidArgType('childMain', 'of type function', childMain);
   assertForkSafe();
-  warmChildPath();
+  prepareParent();
   runBeforeFork();
   let result: NativeSpawnResult | number;
   try {
@@ -79,7 +79,8 @@ export function forkChild(childMain: () => Promise<number>): ForkStarted {
 let pendingMain: (() => Promise<number>) | null = null;
 
 const enterChild = (function enterChild(sentinelWrite: number | null, childMain: () => Promise<number>): never {
-  installExitPath();
+  inForkChild = true;
+  dropParentErrorListeners();
   runAfterForkInChild();
   heldSentinel = sentinelWrite;
   silenceInheritedCallbacks();
@@ -191,65 +192,67 @@ const clearAsyncIdStack = (function clearAsyncIdStack(): void {
 });
 
 // --- The child's exit path -------------------------------------------------
+//
+// Installed in the parent at its first fork and dormant there (each hook
+// passes straight to Node's own while `inForkChild` is false): a child that
+// installed it would write to the process object, each page a copy-on-write
+// fault. A child only flips the flag.
 
-let exitPathInstalled = false;
+let inForkChild = false;
 
 // While the termination unwinds the caller's frames, native code below
 // them may report the failed call as an uncaught exception (an addon's
 // callback wrapper does): that is the unwinding itself, not an error.
 let unwinding = false;
 
-const installExitPath = (function installExitPath(): void {
-  // A grandchild inherits the handlers already installed: nothing to add.
-  if (exitPathInstalled) return;
-  exitPathInstalled = true;
-  // process.exit() emits 'exit' (listeners may still set process.exitCode)
-  // and then calls process.reallyExit(code); that is the last step before
-  // Node's teardown, so the child leaves from there. The same path serves
-  // an explicit process.exit(n) in the target and the end of childMain.
-  Object.defineProperty(process, 'reallyExit', {
-    value: leave,
-    writable: true,
-    enumerable: true,
-    configurable: true,
-  });
-  // The parent's error handlers are the parent's business (a test runner's
-  // would go on running its tests here, a server's would report to it):
-  // the child drops them. Then an unhandled rejection becomes an uncaught
-  // exception, and ours ends the child with 1 through the exit path rather
-  // than Node's teardown.
-  process.removeAllListeners('uncaughtException');
-  process.removeAllListeners('unhandledRejection');
-  process.on('uncaughtException', strayError);
-  // Node reports an uncaught exception by calling process._fatalException
-  // (looked up on each report, so it may be replaced). Its handler does
-  // much for nothing while unwinding (a message, the 'uncaughtException'
-  // listeners, a setImmediate to flush ticks): ~0.2 ms of code compiled
-  // and pages written in every child. The unwinding itself is answered
-  // here; anything else goes to Node's handler as before.
-  const fatal = process as unknown as FatalExceptionHolder;
-  nodeFatalException = fatal._fatalException;
-  fatal._fatalException = fatalException;
-});
-
-interface FatalExceptionHolder {
-  _fatalException: (error: unknown, fromPromise: boolean) => boolean;
+interface ExitInternals {
+  reallyExit(code: unknown): never;
+  _fatalException(error: unknown, fromPromise: boolean): boolean;
 }
 
-let nodeFatalException: FatalExceptionHolder['_fatalException'] | null = null;
-
-const fatalException = (function fatalException(error: unknown, fromPromise: boolean): boolean {
-  if (unwinding) {
-    // What Node's handler does last for a handled exception: the unwound
-    // frames never popped their async contexts.
-    clearAsyncIdStack();
+function installExitPath(): void {
+  const internals = process as unknown as ExitInternals;
+  const nodeReallyExit = internals.reallyExit;
+  const nodeFatalException = internals._fatalException;
+  // process.exit() emits 'exit' (listeners may still set process.exitCode)
+  // and then calls process.reallyExit(code); that is the last step before
+  // Node's teardown, which must never run in a fork child, so the child
+  // leaves from there. The same path serves an explicit process.exit(n) in
+  // the target and the end of childMain.
+  internals.reallyExit = (function reallyExit(code: unknown): never {
+    return inForkChild ? leave(code) : nodeReallyExit.call(process, code);
+  });
+  // Node reports an uncaught exception (or an unhandled rejection, by
+  // default) by calling process._fatalException, looked up on each report.
+  // In a child: the unwinding is no error at all; otherwise the child's own
+  // 'uncaughtException' listeners decide, as in any Node process, and
+  // without any the child ends with 1 through its exit path (Node's handler
+  // would print and tear down).
+  internals._fatalException = (function fatalException(error: unknown, fromPromise: boolean): boolean {
+    if (!inForkChild) return nodeFatalException.call(process, error, fromPromise);
+    if (unwinding) {
+      // What Node's handler does last for a handled exception: the unwound
+      // frames never popped their async contexts.
+      clearAsyncIdStack();
+      return true;
+    }
+    if (process.listenerCount('uncaughtException') > 0) return nodeFatalException.call(process, error, fromPromise);
+    const emit = process.emit as (event: string, ...args: unknown[]) => boolean;
+    emit.call(process, 'uncaughtExceptionMonitor', error, fromPromise ? 'unhandledRejection' : 'uncaughtException');
+    strayError(error);
     return true;
-  }
-  return (nodeFatalException as FatalExceptionHolder['_fatalException']).call(process, error, fromPromise);
+  });
+}
+
+// The parent's error handlers are the parent's business (a test runner's
+// would go on running its tests here, a server's would report to it): the
+// child drops them, when there are any.
+const dropParentErrorListeners = (function dropParentErrorListeners(): void {
+  if (process.listenerCount('uncaughtException') > 0) process.removeAllListeners('uncaughtException');
+  if (process.listenerCount('unhandledRejection') > 0) process.removeAllListeners('unhandledRejection');
 });
 
 const strayError = (function strayError(error: unknown): void {
-  if (unwinding) return;
   flushStdio();
   const text = error instanceof Error && typeof error.stack === 'string' ? error.stack : `Uncaught ${inspect(error)}`;
   binding.forkWriteAll(2, Buffer.from(`${text}\n`));
@@ -283,17 +286,19 @@ const flushStdio = (function flushStdio(): void {
   }
 });
 
-// Node's own functions that every child runs and a parent usually never
-// has (the child enables an async hook and drops process listeners) are
-// compiled here once, by running them on objects of no consequence: a hook
-// with the silencer's shape around one empty async scope, and a private
-// emitter. Saves ~0.3 ms per child. (V8 may flush the bytecode of
-// functions unused for long; the child then compiles them, as before.)
-let warmed = false;
+// Once, at the first fork: the exit path goes in (dormant here), and
+// Node's own functions that every child runs and a parent usually never has
+// (the child enables an async hook and may drop process listeners) are
+// compiled by running them on objects of no consequence: a hook with the
+// silencer's shape around one empty async scope, and a private emitter.
+// Saves ~0.3 ms per child. (V8 may flush the bytecode of functions unused
+// for long; the child then compiles them, as before.)
+let prepared = false;
 
-function warmChildPath(): void {
-  if (warmed) return;
-  warmed = true;
+function prepareParent(): void {
+  if (prepared) return;
+  prepared = true;
+  installExitPath();
   const hook = createHook({ before: noop });
   hook.enable();
   try {

@@ -86,6 +86,25 @@ describe("fork child: the parent's error handlers", () => {
   });
 });
 
+describe("fork child: the child's own error handlers", () => {
+  it("handle its uncaught errors and rejections as in any Node process; monitors see them", () => {
+    for (const [kind, origin, message] of [[0, 'uncaughtException', 'child timer error'], [1, 'unhandledRejection', 'child rejection']]) {
+      const out = run('child-handlers', kind);
+      expect(out.stdout).to.include(`monitor ${origin}: ${message}\n`);
+      expect(out.stdout).to.include(`child handler: ${message}\n`);
+      expect(out.stdout).to.include('child went on\n');
+      expect(out.exitCode).to.equal(5);
+    }
+  });
+
+  it('without handlers, monitors still see the error before the child ends with 1', () => {
+    const out = run('monitor-only');
+    expect(out.stdout).to.include('monitor uncaughtException: stray in child\n');
+    expect(out.stderr).to.include('stray in child');
+    expect(out.exitCode).to.equal(1);
+  });
+});
+
 describe('fork child: stdio', () => {
   it('console.log output survives process.exit()', () => {
     const out = run('console-exit');
