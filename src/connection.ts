@@ -34,9 +34,10 @@ export { wait, waitSync, type Waitable } from './wait.js';
 
 let forkGeneration = 0;
 registerAtFork({
-  afterInChild() {
+  // In parentheses: compiled with the module, not in every child (forkstart.ts).
+  afterInChild: (function afterInChild() {
     forkGeneration++;
-  },
+  }),
 });
 
 interface Pending {

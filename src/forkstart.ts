@@ -309,4 +309,8 @@ function prepareParent(): void {
   const emitter = new EventEmitter();
   emitter.on('warm', noop);
   emitter.removeAllListeners('warm');
+  // process.exit() in the child drops a listener of process's own, which
+  // runs Node's 'removeListener' listener there (signal bookkeeping).
+  process.on('exit', noop);
+  process.removeListener('exit', noop);
 }

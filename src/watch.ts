@@ -87,8 +87,9 @@ export function watchedFdCount(): number {
 // pending recv()s); their subscribers are the parent's business and must not
 // fire here. Drop them all; the child's own whenReadable() calls start afresh.
 registerAtFork({
-  afterInChild() {
+  // In parentheses: compiled with the module, not in every child (forkstart.ts).
+  afterInChild: (function afterInChild() {
     for (const entry of entries.values()) entry.watcher.close();
     entries.clear();
-  },
+  }),
 });
