@@ -1,5 +1,7 @@
 // Programmatic entry: runBenchmarks() runs the chosen suites and returns
 // their rows; bench/run.js (npm run bench) and the CLI print them.
+import fs from 'node:fs';
+import path from 'node:path';
 import { leftoverChildren } from './harness.js';
 import * as forkSuite from './suites/fork.js';
 import * as processSpawnSuite from './suites/process-spawn.js';
@@ -11,11 +13,13 @@ const DEFAULTS = { rounds: 30, budgetMs: 40 };
 const QUICK = { rounds: 4, budgetMs: 8 };
 
 /**
- * @param {{ suites?: string[], rounds?: number, quick?: boolean,
+ * `previous`: a built checkout of an earlier version (its dist/ and addon);
+ * its main cases then run beside ours, as "vsPrevious" ratios.
+ * @param {{ suites?: string[], rounds?: number, quick?: boolean, previous?: string,
  *           onProgress?: (done: number, total: number, label: string) => void }} [options]
  * @returns {Promise<{ suites: Array<{ name: string, rows: object[], notes: string[], targets: object[] }> }>}
  */
-export async function runBenchmarks({ suites, rounds, quick = false, onProgress = () => {} } = {}) {
+export async function runBenchmarks({ suites, rounds, quick = false, previous, onProgress = () => {} } = {}) {
   const known = new Map(SUITES.map((s) => [s.name, s]));
   for (const n of suites ?? []) {
     if (!known.has(n)) throw new RangeError(`unknown benchmark suite '${n}' (known: ${[...known.keys()].join(', ')})`);
@@ -27,8 +31,16 @@ export async function runBenchmarks({ suites, rounds, quick = false, onProgress 
     settings.rounds = rounds;
   }
 
+  if (previous !== undefined) {
+    previous = path.resolve(previous);
+    if (!fs.existsSync(path.join(previous, 'dist', 'index.js'))) {
+      throw new RangeError(`previous: no built package in ${previous} (dist/index.js is missing; run npm ci && npm run build there)`);
+    }
+  }
+  settings.previous = previous ?? null;
+
   const plans = [];
-  for (const s of chosen) plans.push(await s.plan());
+  for (const s of chosen) plans.push(await s.plan(settings));
   const total = plans.reduce((sum, p) => sum + (p.skip ? 0 : p.cases * (settings.rounds + 1)), 0);
   let done = 0;
   const results = [];

@@ -11,10 +11,10 @@ const MARKER = '@@BENCH ';
 export const WORKERS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'workers');
 
 export class Worker {
-  /** @param {string} label @param {string} file @param {string[]} args */
-  constructor(label, file, args) {
+  /** @param {string} label @param {string} file @param {string[]} args @param {NodeJS.ProcessEnv} [env] */
+  constructor(label, file, args, env = process.env) {
     this.label = label;
-    this.child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'], env });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
     this.waiting = [];
     this.failure = null;
@@ -77,14 +77,16 @@ export class Worker {
   }
 }
 
-export function nodeWorker(label, opsName, { nodeFlags = [], holdBuffersMb = 0, holdHeapMb = 0 } = {}) {
+/** A node worker; `packageDir` runs its ops on another built checkout (a previous version). */
+export function nodeWorker(label, opsName, { nodeFlags = [], holdBuffersMb = 0, holdHeapMb = 0, packageDir = null } = {}) {
+  const env = packageDir === null ? process.env : { ...process.env, POSIX_PROCESS_BENCH_PACKAGE: packageDir };
   const worker = new Worker(label, process.execPath, [
     ...nodeFlags,
     path.join(WORKERS_DIR, 'node-worker.js'),
     '--ops', opsName,
     '--hold-buffers-mb', String(holdBuffersMb),
     '--hold-heap-mb', String(holdHeapMb),
-  ]);
+  ], env);
   worker.isNode = true;
   return worker;
 }

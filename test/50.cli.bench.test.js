@@ -14,7 +14,7 @@ describe('50 cli: bench', () => {
   it('--help exits 0', async () => {
     const r = await cli(['bench', '--help']);
     expect(r.code).to.equal(0);
-    expect(r.stdout).to.match(/^Usage: posix-process bench \[--quick\] \[--rounds N\] \[--json\] \[SUITE\.\.\.\]/);
+    expect(r.stdout).to.match(/^Usage: posix-process bench \[--quick\] \[--rounds N\] \[--json\] \[--previous DIR\] \[SUITE\.\.\.\]/);
   });
 
   for (const args of [['bench', '--rounds', '0'], ['bench', '--rounds', 'x'], ['bench', '--rounds', '1.5'], ['bench', '--slow']]) {
@@ -31,6 +31,25 @@ describe('50 cli: bench', () => {
     expect(r.code).to.equal(125);
     expect(r.stderr).to.match(/^posix-process: unknown benchmark suite 'no-such-suite'/);
     expect(r.stdout).to.equal('');
+  });
+
+  it('--previous without a built package there exits 125 before running anything', async () => {
+    const r = await cli(['bench', '--quick', '--previous', '/nonexistent/posix-process', 'spawn']);
+    expect(r.code).to.equal(125);
+    expect(r.stderr).to.match(/^posix-process: previous: no built package in \/nonexistent\/posix-process \(dist\/index\.js is missing/);
+    expect(r.stdout).to.equal('');
+  });
+
+  it('--previous runs the main case on that checkout too (here: this one) and gives the ratio', async function () {
+    this.timeout(120000);
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const r = await cli(['bench', '--quick', '--rounds', '1', '--json', '--previous', root, 'spawn']);
+    expect(r.code).to.equal(0);
+    const rows = JSON.parse(r.stdout).suites[0].rows;
+    const previous = rows.find((row) => row.case === 'posix.spawn + waitpid [previous version]');
+    expect(previous.medianUs).to.be.above(0);
+    const ours = rows.find((row) => row.case === 'posix.spawn + waitpid');
+    expect(ours.ratios.vsPrevious).to.be.above(0);
   });
 
   it('--quick prints progress lines on stderr (not a TTY) and a table per suite on stdout', async function () {

@@ -24,13 +24,13 @@ function transparentHugePages() {
 
 const HEAP_MB = 1024;
 
-export async function plan() {
+export async function plan({ previous }) {
   const missing = await processMissing('fork', ['--single-threaded']);
   if (missing) return { skip: missing };
-  return { cases: 6 + (which('python3') ? 2 : 0) + (which('cc') ? 2 : 0) };
+  return { cases: 6 + (previous ? 1 : 0) + (which('python3') ? 2 : 0) + (which('cc') ? 2 : 0) };
 }
 
-export async function run({ rounds, budgetMs, onTick }) {
+export async function run({ rounds, budgetMs, onTick, previous }) {
   const notes = [];
   const workers = [];
   const start = (w) => (workers.push(w), w);
@@ -50,6 +50,10 @@ export async function run({ rounds, budgetMs, onTick }) {
       nodeWorker('node --single-threaded --use-largepages=on', 'fork', { nodeFlags: ['--single-threaded', '--use-largepages=on'] }),
     );
     const plain = start(nodeWorker('node', 'process'));
+    const before = previous
+      ? start(nodeWorker('node --single-threaded (previous version)', 'fork', { nodeFlags: ['--single-threaded'], packageDir: previous }))
+      : null;
+    if (before) notes.push(`previous version: ${previous}`);
     const python = which('python3');
     const pySmall = python && start(new Worker('python3', python, [path.join(WORKERS_DIR, 'py_fork_worker.py')]));
     const pyBig = python && start(new Worker('python3 +1GiB', python, [path.join(WORKERS_DIR, 'py_fork_worker.py'), '--hold-mb', String(HEAP_MB)]));
@@ -63,6 +67,7 @@ export async function run({ rounds, budgetMs, onTick }) {
     const cases = [
       { id: 'fork', label: "Process (startMethod 'fork') start + await join()", run: (n) => small.run('processFork', n) },
       { id: 'forkSync', label: "Process (startMethod 'fork') start + joinSync()", run: (n) => small.run('processForkSync', n) },
+      ...(before ? [{ id: 'forkPrevious', label: "Process 'fork' start + await join() [previous version]", run: (n) => before.run('processFork', n) }] : []),
       { id: 'forkLargePages', label: "Process 'fork' start + await join() [--use-largepages=on]", run: (n) => largePages.run('processFork', n) },
       { id: 'forkAt1G', label: "Process 'fork' start + await join() [1 GiB heap]", run: (n) => big.run('processFork', n) },
       { id: 'forkSyncAt1G', label: "Process 'fork' start + joinSync() [1 GiB heap]", run: (n) => big.run('processForkSync', n) },
@@ -96,6 +101,7 @@ export async function run({ rounds, budgetMs, onTick }) {
       ['fork', 'vsCpFork', 'cpFork'],
       ['fork', 'vsCFork', 'cFork'],
       ['forkSync', 'vsCFork', 'cFork'],
+      ['fork', 'vsPrevious', 'forkPrevious'],
       ['forkLargePages', 'vsDefault', 'fork'],
       ['forkLargePages', 'vsPython', 'python'],
       ['forkAt1G', 'vsCForkAt1G', 'cForkAt1G'],

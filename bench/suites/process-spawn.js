@@ -20,17 +20,29 @@ const PROGRAM_CASES = [
   { id: 'cpSpawn', label: "child_process.spawn (await 'exit')", op: 'cpSpawn' },
 ];
 
-export async function plan() {
+// Run on the previous version too, when one is given.
+const PREVIOUS_CASES = [
+  { id: 'processSpawnJsPrevious', label: "Process 'spawn' JS target start+join [previous version]", op: 'processSpawnJs', minIters: 1 },
+  { id: 'processProgramPrevious', label: 'Process (executable) start + await join() [/bin/true, previous version]', op: 'processProgram' },
+];
+
+export async function plan({ previous }) {
   const missing = await processMissing();
-  return missing ? { skip: missing } : { cases: JS_CASES.length + PROGRAM_CASES.length * 2 };
+  if (missing) return { skip: missing };
+  return { cases: JS_CASES.length + PROGRAM_CASES.length * 2 + (previous ? PREVIOUS_CASES.length : 0) };
 }
 
-export async function run({ rounds, budgetMs, onTick }) {
+export async function run({ rounds, budgetMs, onTick, previous }) {
   const notes = [];
   const dir = makeTempDir();
   const worker = nodeWorker('node', 'process');
+  const before = previous ? nodeWorker('node (previous version)', 'process', { packageDir: previous }) : null;
   try {
     notes.push(`node parent: RSS ${Math.round((await worker.ready()).rssKb / 1024)} MiB`);
+    if (before) {
+      await before.ready();
+      notes.push(`previous version: ${previous}`);
+    }
     const exit0 = compileC('exit0.c', dir, ['-O2', '-static', '-nostdlib']);
     if (exit0.skip) notes.push(`static exit0 cases skipped: ${exit0.skip}`);
 
@@ -41,9 +53,12 @@ export async function run({ rounds, budgetMs, onTick }) {
         cases.push({ ...c, id: `${c.id}Exit0`, label: `${c.label} [static exit0]`, run: (n) => worker.run(c.op, `${n} ${exit0.file}`) });
       }
     }
+    if (before) for (const c of PREVIOUS_CASES) cases.push({ ...c, run: (n) => before.run(c.op, n) });
     const samples = await runCases(cases, { rounds, budgetMs, onTick });
     const rows = summarise(cases, samples);
     const specs = [
+      ['processSpawnJs', 'vsPrevious', 'processSpawnJsPrevious'],
+      ['processProgram', 'vsPrevious', 'processProgramPrevious'],
       ['processSpawnJs', 'vsNodeE0', 'nodeE0'],
       ['processSpawnJs', 'vsCpForkTiny', 'cpForkTiny'],
       ['cpForkTiny', 'vsNodeE0', 'nodeE0'],
@@ -67,7 +82,7 @@ export async function run({ rounds, budgetMs, onTick }) {
     }
     return { rows, notes, targets };
   } finally {
-    await closeAll([worker], notes);
+    await closeAll(before ? [worker, before] : [worker], notes);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -21,11 +21,11 @@ const METHODS = [
 
 export const name = 'spawn';
 
-export async function plan() {
-  return { cases: which('cc') ? METHODS.length * 3 : (METHODS.length - 2) * 2 };
+export async function plan({ previous }) {
+  return { cases: (which('cc') ? METHODS.length * 3 : (METHODS.length - 2) * 2) + (previous ? 1 : 0) };
 }
 
-export async function run({ rounds, budgetMs, onTick }) {
+export async function run({ rounds, budgetMs, onTick, previous }) {
   const notes = [];
   const workers = [];
   const dir = makeTempDir();
@@ -35,6 +35,7 @@ export async function run({ rounds, budgetMs, onTick }) {
     const start = (w) => (workers.push(w), w);
     const small = { node: start(nodeWorker('node', 'spawn')) };
     const big = { node: start(nodeWorker('node+1GiB', 'spawn', { holdBuffersMb: GIB_MB })) };
+    const before = previous ? start(nodeWorker('node (previous version)', 'spawn', { packageDir: previous })) : null;
     if (floor.skip) {
       notes.push(`C floor skipped: ${floor.skip}`);
     } else {
@@ -48,6 +49,7 @@ export async function run({ rounds, budgetMs, onTick }) {
       [small.c, 'C parent'],
       [big.c, 'C parent with 1 GiB malloc'],
     ];
+    if (before) notes.push(`previous version: ${previous}`);
     for (const [w, what] of described) {
       if (w) notes.push(`${what}: RSS ${Math.round((await w.ready()).rssKb / 1024)} MiB`);
     }
@@ -66,10 +68,11 @@ export async function run({ rounds, budgetMs, onTick }) {
         cases.push({ id: m.id + set.suffix, label: m.label + set.label, run: (n) => w.run(op, set.arg ? `${n} ${set.arg}` : n) });
       }
     }
+    if (before) cases.push({ id: 'posixPrevious', label: 'posix.spawn + waitpid [previous version]', run: (n) => before.run('posix', n) });
     const samples = await runCases(cases, { rounds, budgetMs, onTick });
     const rows = summarise(cases, samples);
 
-    const ratioSpecs = [];
+    const ratioSpecs = [['posix', 'vsPrevious', 'posixPrevious']];
     for (const { suffix } of sets) {
       ratioSpecs.push(
         ['posix' + suffix, 'vsCVfork', 'cVfork' + suffix],

@@ -1,6 +1,6 @@
 // Process start+join by the 'fork' start method, for the "fork" suite.
 // The worker runs under `node --single-threaded` (fork refuses otherwise).
-import { Process } from '../../dist/index.js';
+import { packageModule, Process } from './package.js';
 
 function checked(p) {
   if (p.exitCode !== 0) throw new Error(`${p}: exitCode ${p.exitCode}`);
@@ -9,7 +9,7 @@ function checked(p) {
 
 /** The fork start method's module loads asynchronously: wait until it has. */
 export async function setup() {
-  const popenFork = await import('../../dist/popen-fork.js').catch(() => null);
+  const popenFork = await import(packageModule('popen-fork.js')).catch(() => null);
   await popenFork?.forkReady?.();
 }
 

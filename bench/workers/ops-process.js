@@ -3,7 +3,7 @@
 // (and child_process.fork for the "fork" suite).
 import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Process } from '../../dist/index.js';
+import { Process } from './package.js';
 import { ops as spawnOps } from './ops-spawn.js';
 
 const TRUE = '/bin/true';

@@ -1,7 +1,7 @@
 // Spawn+reap of a program that exits 0 (default /bin/true), three ways, for
 // the "spawn" suite.
 import { spawn, spawnSync } from 'node:child_process';
-import { posix } from '../../dist/index.js';
+import { posix } from './package.js';
 
 const TRUE = '/bin/true';
 

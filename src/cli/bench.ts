@@ -42,6 +42,8 @@ export interface BenchModule {
     suites?: string[];
     rounds?: number;
     quick?: boolean;
+    /** A built checkout of an earlier version, run beside this one. */
+    previous?: string;
     onProgress?: (done: number, total: number, label: string) => void;
   }): Promise<BenchResult>;
 }
@@ -51,6 +53,7 @@ export interface BenchOptions {
   rounds?: number;
   quick: boolean;
   json: boolean;
+  previous?: string;
 }
 
 /** Progress on stderr: a redrawn bar on a terminal, plain lines otherwise. */
@@ -140,6 +143,7 @@ export async function bench(options: BenchOptions): Promise<number> {
       ...(options.suites.length > 0 ? { suites: options.suites } : {}),
       ...(options.rounds !== undefined ? { rounds: options.rounds } : {}),
       quick: options.quick,
+      ...(options.previous !== undefined ? { previous: options.previous } : {}),
       onProgress: progress.update,
     });
   } finally {

@@ -14,7 +14,7 @@ const USAGE = {
   main: 'posix-process <run|watch|bench> [options] ...',
   run: '[--timeout DUR] [-s SIG] [-k DUR] [--preserve-status] [--foreground] [--json] [--] CMD [ARGS...]',
   watch: '[--timeout DUR] PID...',
-  bench: '[--quick] [--rounds N] [--json] [SUITE...]',
+  bench: '[--quick] [--rounds N] [--json] [--previous DIR] [SUITE...]',
 };
 
 const RUN_HELP = `
@@ -144,6 +144,7 @@ function program(setStatus: (code: number) => void): Command {
     .option('--quick', 'fewer rounds, for a quick look')
     .addOption(new Option('--rounds <N>', 'rounds per case').argParser(parseCount))
     .option('--json', 'print the results as JSON on stdout instead of tables')
+    .option('--previous <DIR>', 'also run the main cases on a built checkout of an earlier version')
     .addHelpText('after', '\nProgress goes to stderr (a bar on a terminal), results to stdout.\n')
     .showHelpAfterError(usageAfterError('bench'))
     .action(async (suites: string[], opts: Record<string, unknown>) => {
@@ -153,6 +154,7 @@ function program(setStatus: (code: number) => void): Command {
           rounds: typeof opts.rounds === 'number' ? opts.rounds : undefined,
           quick: opts.quick === true,
           json: opts.json === true,
+          previous: typeof opts.previous === 'string' ? opts.previous : undefined,
         }),
       );
     });
