@@ -225,9 +225,9 @@ function installExitPath(): void {
   // Node reports an uncaught exception (or an unhandled rejection, by
   // default) by calling process._fatalException, looked up on each report.
   // In a child: the unwinding is no error at all; otherwise the child's own
-  // 'uncaughtException' listeners decide, as in any Node process, and
-  // without any the child ends with 1 through its exit path (Node's handler
-  // would print and tear down).
+  // 'uncaughtException' listeners (or capture callback) decide, as in any
+  // Node process, and without any the child ends with 1 through its exit
+  // path (Node's handler would print and tear down).
   internals._fatalException = (function fatalException(error: unknown, fromPromise: boolean): boolean {
     if (!inForkChild) return nodeFatalException.call(process, error, fromPromise);
     if (unwinding) {
@@ -236,7 +236,9 @@ function installExitPath(): void {
       clearAsyncIdStack();
       return true;
     }
-    if (process.listenerCount('uncaughtException') > 0) return nodeFatalException.call(process, error, fromPromise);
+    if (process.listenerCount('uncaughtException') > 0 || process.hasUncaughtExceptionCaptureCallback()) {
+      return nodeFatalException.call(process, error, fromPromise);
+    }
     const emit = process.emit as (event: string, ...args: unknown[]) => boolean;
     emit.call(process, 'uncaughtExceptionMonitor', error, fromPromise ? 'unhandledRejection' : 'uncaughtException');
     strayError(error);

@@ -97,6 +97,12 @@ describe("fork child: the child's own error handlers", () => {
     }
   });
 
+  it('a capture callback set by the child handles its errors too', () => {
+    const out = run('capture-callback');
+    expect(out.stdout).to.include('captured: captured in child\n');
+    expect(out.exitCode).to.equal(6);
+  });
+
   it('without handlers, monitors still see the error before the child ends with 1', () => {
     const out = run('monitor-only');
     expect(out.stdout).to.include('monitor uncaughtException: stray in child\n');
