@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Process } from '../dist/index.js';
 
-const INDEX = new URL('../dist/index.js', import.meta.url).href;
 const REPORT = { module: new URL('./fixtures/spawn-boot-targets.js', import.meta.url), export: 'reportSelfToFile' };
 
 describe('35 Process, spawn bootstrap', function () {
@@ -51,27 +50,15 @@ describe('35 Process, spawn bootstrap', function () {
   it('a plain source target that imports the package gets its own currentProcess() and parentProcess()', async function () {
     const authkey = Buffer.alloc(32, 0xab);
     const [p, code, seen] = await run({
-      target: async (file, index) => {
+      // A source target: the fixture's report, plus whether the record
+      // waited in its global slot until the package's first currentProcess().
+      target: async (file, fixture) => {
         const slot = Symbol.for('posix-process.spawnRecord');
         const before = Object.getOwnPropertySymbols(globalThis).includes(slot);
-        const { currentProcess, parentProcess, Process } = await import(index);
-        const me = currentProcess();
-        const parent = parentProcess();
-        process.getBuiltinModule('node:fs').writeFileSync(
-          file,
-          JSON.stringify({
-            name: me.name,
-            pid: me.pid,
-            daemon: me.daemon,
-            authkey: me.authkey.toString('hex'),
-            parent: { pid: parent.pid, name: parent.name, alive: parent.isAlive() },
-            childName: new Process({}).name,
-            same: currentProcess() === me,
-            slot: [before, Object.getOwnPropertySymbols(globalThis).includes(slot)],
-          }),
-        );
+        const { reportSelfToFile } = await import(fixture);
+        reportSelfToFile(file, () => ({ slot: [before, Object.getOwnPropertySymbols(globalThis).includes(slot)] }));
       },
-      args: [INDEX],
+      args: [REPORT.module.href],
       authkey,
     });
     expect(code).to.equal(0);
