@@ -305,7 +305,13 @@ Napi::Value ForkWriteAll(const Napi::CallbackInfo& info) {
 // stack. (TerminateExecution is the one V8 API this addon uses: N-API has
 // no equivalent.)
 struct Continuation {
+  // Whichever of the loop's idle and check phases comes first after the
+  // unwinding runs the continuation: the check handle starts after Node's,
+  // so it runs before Node's immediates; after a fork from an I/O callback
+  // the child then starts before the parent's check, closing and timer
+  // phases instead of after them.
   uv_idle_t idle;
+  uv_check_t check;
   // Keeps the child's loop alive until it leaves through its exit path.
   // Liveness is not trustworthy in the child: the termination skipped the
   // bookkeeping of the frames it unwound (Node's timer ref count), and
@@ -323,9 +329,9 @@ Continuation* pending = nullptr;
 
 void StopWatchingUnwind(v8::Isolate* isolate);
 
-void RunContinuation(uv_idle_t* idle) {
-  Continuation* c = reinterpret_cast<Continuation*>(idle);
-  uv_idle_stop(idle);
+void RunContinuation(Continuation* c) {
+  uv_idle_stop(&c->idle);
+  uv_check_stop(&c->check);
   pending = nullptr;
   // No JS frame is left: the termination has done its work. V8 keeps
   // reporting it until it is cancelled, and would refuse to run JS.
@@ -395,7 +401,13 @@ Napi::Value ForkContinue(const Napi::CallbackInfo& info) {
   uv_loop_t* loop = Loop(env);
   uv_async_init(loop, &c->keepalive, nullptr);
   uv_idle_init(loop, &c->idle);
-  uv_idle_start(&c->idle, RunContinuation);
+  uv_idle_start(&c->idle, [](uv_idle_t* idle) {
+    RunContinuation(reinterpret_cast<Continuation*>(reinterpret_cast<char*>(idle) - offsetof(Continuation, idle)));
+  });
+  uv_check_init(loop, &c->check);
+  uv_check_start(&c->check, [](uv_check_t* check) {
+    RunContinuation(reinterpret_cast<Continuation*>(reinterpret_cast<char*>(check) - offsetof(Continuation, check)));
+  });
   pending = c;
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   isolate->AddCallCompletedCallback(CancelAfterUnwind);
@@ -416,6 +428,7 @@ Napi::Value ForkContinue(const Napi::CallbackInfo& info) {
 void DropInheritedContinuation() {
   if (pending == nullptr) return;
   uv_idle_stop(&pending->idle);
+  uv_check_stop(&pending->check);
   uv_unref(reinterpret_cast<uv_handle_t*>(&pending->keepalive));
   pending = nullptr;
 }
