@@ -306,9 +306,9 @@ Napi::Value ForkWriteAll(const Napi::CallbackInfo& info) {
 // no equivalent.)
 struct Continuation {
   // Whichever of the loop's idle and check phases comes first after the
-  // unwinding runs the continuation: the check handle starts after Node's,
-  // so it runs before Node's immediates; after a fork from an I/O callback
-  // the child then starts before the parent's check, closing and timer
+  // unwinding runs the continuation. libuv runs the newest check handle
+  // first, so ours runs before Node's immediates: after a fork from an I/O
+  // callback the child starts before the parent's check, closing and timer
   // phases instead of after them.
   uv_idle_t idle;
   uv_check_t check;
