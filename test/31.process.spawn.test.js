@@ -18,12 +18,21 @@ function elapsedSince(t0) {
   return (performance.now() - t0) / 1000;
 }
 
-/** A daemon child that reports 'ready' over a pipe and then sleeps. */
-async function startSleeper() {
+/**
+ * Starts a child whose first argument is the write end of a fresh pipe (the
+ * parent's copy closed once the child has it); returns it and the read end.
+ */
+function startReporting({ args = [], ...options }) {
   const [r, w] = Pipe(false);
-  const p = new Process({ target: ref('readyThenSleep'), args: [w], daemon: true });
+  const p = new Process({ ...options, args: [w, ...args] });
   p.start();
   w.close();
+  return { p, r };
+}
+
+/** A daemon child that reports 'ready' over a pipe and then sleeps. */
+async function startSleeper() {
+  const { p, r } = startReporting({ target: ref('readyThenSleep'), daemon: true });
   expect(await r.recv()).to.equal('ready');
   r.close();
   return p;
@@ -83,10 +92,7 @@ describe('31 Process, spawn start method', function () {
 
   it('test_args_argument: values of several types arrive equal', async function () {
     for (const arg of [1, 'str', [1], { a: [1, { b: 2 }] }, new Map([[1, 2]]), Buffer.from('x'), null, 1n]) {
-      const [r, w] = Pipe(false);
-      const p = new Process({ target: ref('sendArgs'), args: [w, arg], daemon: true });
-      p.start();
-      w.close();
+      const { p, r } = startReporting({ target: ref('sendArgs'), args: [arg], daemon: true });
       const [got] = await r.recv();
       if (Buffer.isBuffer(arg)) expect(Buffer.from(got).equals(arg)).to.equal(true);
       else expect(got).to.deep.equal(arg);
@@ -131,10 +137,7 @@ describe('31 Process, spawn start method', function () {
   });
 
   it('the default export is used when export is omitted; a URL module works', async function () {
-    const [r, w] = Pipe(false);
-    const p = new Process({ target: { module: new URL('./fixtures/process-targets.js', import.meta.url) }, args: [w] });
-    p.start();
-    w.close();
+    const { p, r } = startReporting({ target: { module: new URL('./fixtures/process-targets.js', import.meta.url) } });
     expect(await r.recv()).to.equal('default export');
     await p.join();
     r.close();
@@ -142,10 +145,7 @@ describe('31 Process, spawn start method', function () {
   });
 
   it('test_parent_process_attributes: the child sees its name, identity, parent, /dev/null stdin', async function () {
-    const [r, w] = Pipe(false);
-    const p = new Process({ target: ref('reportContext'), args: [w] });
-    p.start();
-    w.close();
+    const { p, r } = startReporting({ target: ref('reportContext') });
     const seen = await r.recv();
     await p.join();
     expect(seen.name).to.equal(p.name);
@@ -165,10 +165,7 @@ describe('31 Process, spawn start method', function () {
   });
 
   it('names in a child are Process-<child identity>:n (derived test C1)', async function () {
-    const [r, w] = Pipe(false);
-    const p = new Process({ target: ref('childNames'), args: [w] });
-    p.start();
-    w.close();
+    const { p, r } = startReporting({ target: ref('childNames') });
     const [a, b, self] = await r.recv();
     const id = p.name.split('-')[1];
     expect(self).to.equal(p.name);
@@ -191,10 +188,7 @@ describe('31 Process, spawn start method', function () {
   });
 
   it('a daemon child may not start children (ERR_DAEMON_CHILDREN); its daemon flag is true', async function () {
-    const [r, w] = Pipe(false);
-    const p = new Process({ target: ref('tryToStartChild'), args: [w], daemon: true });
-    p.start();
-    w.close();
+    const { p, r } = startReporting({ target: ref('tryToStartChild'), daemon: true });
     expect(await r.recv()).to.deep.equal({
       name: 'ProcessError',
       code: 'ERR_DAEMON_CHILDREN',
@@ -468,10 +462,7 @@ describe('31 Process, spawn start method', function () {
     it('test_sentinel: not started throws; an integer; not ready while running; stays ready after join', async function () {
       const p = new Process({ target: ref('readyThenSleep'), args: [] });
       expect(() => p.sentinel).to.throw(ProcessError, 'process not started');
-      const [r, w] = Pipe(false);
-      const q = new Process({ target: ref('readyThenSleep'), args: [w], daemon: true });
-      q.start();
-      w.close();
+      const { p: q, r } = startReporting({ target: ref('readyThenSleep'), daemon: true });
       await r.recv();
       expect(Number.isInteger(q.sentinel)).to.equal(true);
       expect(waitSync([q.sentinel], 0)).to.deep.equal([]);
@@ -592,10 +583,7 @@ describe('31 Process, spawn start method', function () {
   });
 
   it('test_parent_process: a grandchild sees its parent alive, then dead', async function () {
-    const [r, w] = Pipe(false);
-    const p = new Process({ target: ref('startGrandchildThenSleep'), args: [w] });
-    p.start();
-    w.close();
+    const { p, r } = startReporting({ target: ref('startGrandchildThenSleep') });
     expect(r.poll(300)).to.equal(true);
     expect(await r.recv()).to.equal('alive');
     p.terminate();
@@ -608,10 +596,7 @@ describe('31 Process, spawn start method', function () {
   });
 
   it('parentProcess().join(t)/joinSync(t) return after about t while the parent lives; <= 0 polls', async function () {
-    const [r, w] = Pipe(false);
-    const p = new Process({ target: ref('parentJoinTimeouts'), args: [w] });
-    p.start();
-    w.close();
+    const { p, r } = startReporting({ target: ref('parentJoinTimeouts') });
     const seen = await r.recv();
     await p.join();
     expect(seen.sync).to.be.within(0.2, 3);
@@ -733,15 +718,11 @@ describe('31 Process, spawn start method', function () {
   });
 
   it('env and cwd apply to a JS child too', async function () {
-    const [r, w] = Pipe(false);
-    const p = new Process({
+    const { p, r } = startReporting({
       target: (conn) => conn.send([process.env.PP_TEST, process.cwd()]),
-      args: [w],
       env: { ...process.env, PP_TEST: 'yes' },
       cwd: tmp,
     });
-    p.start();
-    w.close();
     expect(await r.recv()).to.deep.equal(['yes', tmp]);
     await p.join();
     r.close();
