@@ -8,9 +8,9 @@
       "sources": [
         "native/addon.cc",
         "native/errors.cc",
+        "native/pidfd.cc",
+        "native/process.cc",
         "native/spawn.cc",
-        "native/fork.cc",
-        "native/forkchild.cc",
         "native/wait.cc",
         "native/signal.cc",
         "native/poll.cc"
@@ -33,7 +33,9 @@
       ],
       # Bind every symbol at load time: a fork child's first call through
       # an unresolved PLT slot would run the dynamic linker's lookup there,
-      # ~50 copy-on-write and file page faults in every child.
+      # ~50 copy-on-write and file page faults in every child. This addon
+      # uses Node-API and libuv's public calls only, so it loads on every
+      # Node; the fork addon (native/fork/binding.gyp) is built per ABI.
       "ldflags": ["-Wl,-z,now", "-Wl,-z,relro"],
       "conditions": [
         ["asan==1", {

@@ -53,7 +53,7 @@ int RemainingMs(int64_t deadline_ns);
 
 // Per-module initialisers.
 void InitSpawn(Napi::Env env, Napi::Object exports);
-void InitFork(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
 void InitWait(Napi::Env env, Napi::Object exports);
 void InitSignal(Napi::Env env, Napi::Object exports);
 void InitPoll(Napi::Env env, Napi::Object exports);

@@ -27,18 +27,6 @@
 
 namespace pp {
 
-bool PidfdEnabled() {
-  static const bool enabled = [] {
-    const char* off = getenv("POSIX_PROCESS_NO_PIDFD");
-    if (off != nullptr && off[0] != '\0' && strcmp(off, "0") != 0) return false;
-    int fd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
-    if (fd < 0) return false;
-    close(fd);
-    return true;
-  }();
-  return enabled;
-}
-
 // The reaped child's resources (wait4), named as Node's
 // process.resourceUsage() names them: CPU times in microseconds, maxRSS in
 // KiB.

@@ -1,5 +1,15 @@
-// The only place that loads the native addon. Everything native is typed
-// here, in one interface; the rest of the package imports `binding`.
+// The only place that loads the native addons. Everything native is typed
+// here; the rest of the package imports `binding`, and the fork machinery
+// asks for `forkBinding()`.
+//
+// Two addons (docs/design.md, "Node versions and internals"):
+//  - posix_process: Node-API and libuv's public calls only, ABI-stable,
+//    loaded at import on every Node;
+//  - posix_process_fork: V8's C++ API and libuv's private fields, built per
+//    Node ABI, loaded at the first fork; if it is missing, was built for
+//    another ABI or does not know the running libuv, fork is unavailable
+//    (with that reason) and nothing else changes.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,7 +79,6 @@ export interface NativeWatcher {
 
 export interface Binding {
   spawn(file: string, argv: string[], options?: NativeSpawnOptions): NativeSpawnResult;
-  fork(): number;
   exit(code: number): never;
   execve(path: string, argv: string[], env?: string[]): never;
   waitpid(pid: number, options?: { nohang?: boolean; untraced?: boolean; continued?: boolean }): WaitStatus | null;
@@ -91,6 +100,15 @@ export interface Binding {
   pollConstants: Record<'POLLIN' | 'POLLPRI' | 'POLLOUT' | 'POLLERR' | 'POLLHUP' | 'POLLNVAL', number>;
   getpid(): number;
   getppid(): number;
+}
+
+/** The fork addon (native/fork/). */
+export interface ForkBinding {
+  /** The NODE_MODULE_VERSION it was compiled for. */
+  abi: number;
+  /** Why it must not touch the running libuv's private fields, or null. */
+  layoutProblem: string | null;
+  fork(): number;
   /**
    * fork with a sentinel (native/forkchild.cc). Parent: the child's pid and sentinel. Child (its
    * inherited I/O handles made inert): 0, or -(fd + 1) for the pipe sentinel's write end it holds.
@@ -103,14 +121,15 @@ export interface Binding {
   forkContinue(fn: () => void): void;
 }
 
+const require = createRequire(import.meta.url);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
 function load(): Binding {
   if (process.platform === 'win32') {
     const error = new Error(`posix-process does not support ${process.platform}: it needs POSIX fork/exec and wait`);
     Object.assign(error, { code: 'ERR_PLATFORM_UNSUPPORTED' });
     throw error;
   }
-  const require = createRequire(import.meta.url);
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   // Fast path for the addon built from source, the place node-gyp-build
   // looks first anyway: it halves the load time (1 ms instead of 2.4 ms),
   // which every spawn child pays at start-up. node-gyp-build's own
@@ -127,3 +146,44 @@ function load(): Binding {
 }
 
 export const binding: Binding = load();
+
+let forkLoaded: ForkBinding | string | undefined;
+
+/**
+ * The fork addon for the running Node, or the reason there is none. Loaded
+ * at the first call, not at import: the one built from source
+ * (native/fork/build/Release) if it was built for this Node's ABI, else the
+ * prebuild for this ABI (prebuilds/<platform>-<arch>/fork/node.abi<N>.<libc>.node).
+ */
+export function forkBinding(): ForkBinding | string {
+  if (forkLoaded === undefined) forkLoaded = loadFork();
+  return forkLoaded;
+}
+
+function loadFork(): ForkBinding | string {
+  const abi = Number(process.versions.modules);
+  const libc = existsSync('/etc/alpine-release') ? 'musl' : 'glibc';
+  const candidates = [
+    join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'fork', `node.abi${abi}.${libc}.node`),
+  ];
+  if (!process.env.PREBUILDS_ONLY) candidates.unshift(join(root, 'native', 'fork', 'build', 'Release', 'posix_process_fork.node'));
+  const problems: string[] = [];
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    let addon: ForkBinding;
+    try {
+      addon = require(file) as ForkBinding;
+    } catch (error) {
+      // A build for another Node may lack one of this V8's symbols.
+      problems.push(`${file} does not load (${(error as Error).message.split('\n')[0]})`);
+      continue;
+    }
+    if (addon.abi !== abi) {
+      problems.push(`${file} was built for ABI ${addon.abi}`);
+      continue;
+    }
+    return addon.layoutProblem ?? addon;
+  }
+  const found = problems.length > 0 ? `; ${problems.join('; ')}` : '';
+  return `there is no fork addon built for this Node.js (ABI ${abi})${found}; build it with \`npm rebuild posix-process\``;
+}

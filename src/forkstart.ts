@@ -1,5 +1,6 @@
 // The 'fork' start method's launch: fork this Node process and run
-// `childMain` in the copy (DESIGN.md, "Forking a Node process").
+// `childMain` in the copy (docs/design.md, "Forking a Node process").
+// Callers ask forksafety.ts first.
 //
 // Parent: returns { pid, pidfd, sentinel } right after the fork.
 // Child: never returns to the caller. It makes the parent's I/O handles
@@ -11,10 +12,9 @@ import { AsyncResource, createHook, executionAsyncResource } from 'node:async_ho
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import './forkstate.js';
-import { binding, type NativeSpawnResult } from './binding.js';
+import { binding, forkBinding, type ForkBinding, type NativeSpawnResult } from './binding.js';
 import { registerAtFork, runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './atfork.js';
 import { invalidArgType } from './errors.js';
-import { assertForkSafe } from './forksafety.js';
 
 export interface ForkStarted {
   pid: number;
@@ -45,20 +45,22 @@ registerAtFork({
   }),
 });
 
+// The fork addon, once forksafety.ts has found it usable.
+let native: ForkBinding;
+
 /**
  * Forks this process. In the parent: the child's pid and sentinel. In the
  * child: runs `childMain` and exits with the code it resolves to (when 0,
  * `process.exitCode` is honoured, as at a normal Node exit); never returns.
- * Throws ERR_FORK_UNSAFE unless node runs with --single-threaded.
+ * The caller has asked forksafety.ts whether this process may fork.
  */
 export function forkChild(childMain: () => Promise<number>): ForkStarted {
   if (typeof childMain !== 'function') throw invalidArgType('childMain', 'of type function', childMain);
-  assertForkSafe();
   prepareParent();
   runBeforeFork();
   let result: NativeSpawnResult | number;
   try {
-    result = binding.forkChild();
+    result = native.forkChild();
   } catch (error) {
     // As CPython: the parent's after-hooks run whether or not fork worked.
     runAfterForkInParent();
@@ -87,7 +89,7 @@ const enterChild = (function enterChild(sentinelWrite: number | null, childMain:
   clearAsyncIdStack();
   unwinding = true;
   pendingMain = childMain;
-  binding.forkContinue(runChildMain);
+  native.forkContinue(runChildMain);
   // The termination requested above is delivered at the next interrupt
   // check; this loop's back edge is one. No frame of the caller resumes.
   for (;;) {
@@ -157,38 +159,34 @@ const silencer = createHook({
 });
 
 const silenceInheritedCallbacks = (function silenceInheritedCallbacks(): void {
-  // Async ids come from one counter: the next one is the child's first.
-  firstOwnId = asyncWrap.async_id_fields[asyncWrap.constants.kAsyncIdCounter] + 1;
+  // Async ids come from one counter, and a new resource takes the next one:
+  // this one is the child's first.
+  firstOwnId = new AsyncResource('posix-process:fork-child', { requireManualDestroy: true }).asyncId();
   silencer.enable();
 });
 
 // The termination skips the JS code that pops async contexts (a timer's,
 // a promise's), and Node's native callback scope below would then find the
-// async id stack corrupted and abort. Node empties that stack itself after
-// an uncaught exception; the child does the same before unwinding, with
-// the same binding function (process.binding's allow-list has async_wrap).
-interface AsyncWrapBinding {
-  clearAsyncIdStack(): void;
-  async_id_fields: Float64Array;
-  constants: { kAsyncIdCounter: number };
-}
-
-function loadAsyncWrap(): AsyncWrapBinding {
-  const legacy = process as unknown as { binding(name: 'async_wrap'): AsyncWrapBinding };
-  // Reaching it warns DEP0111; the warning is about user code, not this.
-  const quiet = process.noDeprecation;
-  process.noDeprecation = true;
-  try {
-    return legacy.binding('async_wrap');
-  } finally {
-    process.noDeprecation = quiet;
-  }
-}
-
-const asyncWrap = loadAsyncWrap();
+// async id stack corrupted and abort. Node empties that stack itself at the
+// end of its handler for an uncaught exception that a listener handled
+// (lib/internal/process/execution.js; the same on 20-26); no public API
+// does it otherwise. So the child runs that handler with a marker error and
+// a listener of its own that handles it. The parent's listeners, capture
+// callback and monitors are not there to see it (dropParentErrorListeners
+// ran first; monitors are held aside).
+const unwindMarker = new Error('posix-process: fork child unwinding');
 
 const clearAsyncIdStack = (function clearAsyncIdStack(): void {
-  asyncWrap.clearAsyncIdStack();
+  const monitors =
+    process.listenerCount('uncaughtExceptionMonitor') > 0 ? process.rawListeners('uncaughtExceptionMonitor') : null;
+  if (monitors !== null) process.removeAllListeners('uncaughtExceptionMonitor');
+  process.on('uncaughtException', noop);
+  try {
+    nodeFatalException.call(process, unwindMarker, false);
+  } finally {
+    process.removeListener('uncaughtException', noop);
+    if (monitors !== null) for (const monitor of monitors) process.on('uncaughtExceptionMonitor', monitor as () => void);
+  }
 });
 
 // --- The child's exit path -------------------------------------------------
@@ -210,10 +208,13 @@ interface ExitInternals {
   _fatalException(error: unknown, fromPromise: boolean): boolean;
 }
 
+// Node's handler for uncaught exceptions, as it was at the first fork.
+let nodeFatalException: ExitInternals['_fatalException'];
+
 function installExitPath(): void {
   const internals = process as unknown as ExitInternals;
   const nodeReallyExit = internals.reallyExit;
-  const nodeFatalException = internals._fatalException;
+  nodeFatalException = internals._fatalException;
   // process.exit() emits 'exit' (listeners may still set process.exitCode)
   // and then calls process.reallyExit(code); that is the last step before
   // Node's teardown, which must never run in a fork child, so the child
@@ -252,12 +253,19 @@ function installExitPath(): void {
 const dropParentErrorListeners = (function dropParentErrorListeners(): void {
   if (process.listenerCount('uncaughtException') > 0) process.removeAllListeners('uncaughtException');
   if (process.listenerCount('unhandledRejection') > 0) process.removeAllListeners('unhandledRejection');
+  if (process.hasUncaughtExceptionCaptureCallback()) {
+    try {
+      process.setUncaughtExceptionCaptureCallback(null);
+    } catch {
+      // node:domain owns it and refuses; its handler sees no active domain.
+    }
+  }
 });
 
 const strayError = (function strayError(error: unknown): void {
   flushStdio();
   const text = error instanceof Error && typeof error.stack === 'string' ? error.stack : `Uncaught ${inspect(error)}`;
-  binding.forkWriteAll(2, Buffer.from(`${text}\n`));
+  native.forkWriteAll(2, Buffer.from(`${text}\n`));
   process.exitCode = 1;
   process.exit(1);
 });
@@ -271,7 +279,7 @@ const leave = (function leave(code: unknown): never {
 // Whatever stdout/stderr still hold goes out before _exit: first what libuv
 // queued (native), then what the JS stream buffered behind it.
 const flushStdio = (function flushStdio(): void {
-  for (const fd of binding.forkFlushStdio()) {
+  for (const fd of native.forkFlushStdio()) {
     const stream = fd === 1 ? process.stdout : process.stderr;
     const pending = (stream as NodeJS.WriteStream & { writableBuffer?: Array<{ chunk: unknown; encoding: string }> })
       .writableBuffer;
@@ -283,7 +291,7 @@ const flushStdio = (function flushStdio(): void {
           : chunk instanceof Uint8Array
             ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
             : null;
-      if (data !== null && !binding.forkWriteAll(fd, data)) break;
+      if (data !== null && !native.forkWriteAll(fd, data)) break;
     }
   }
 });
@@ -300,6 +308,7 @@ let prepared = false;
 function prepareParent(): void {
   if (prepared) return;
   prepared = true;
+  native = forkBinding() as ForkBinding;
   installExitPath();
   const hook = createHook({ before: noop });
   hook.enable();

@@ -3,6 +3,7 @@
 // path: forkChild(childMain) runs childMain in the child and exits with the
 // code it resolves to; in the parent it returns the child's pid and sentinel.
 import { forkChild } from './forkstart.js';
+import { assertForkSafe } from './forksafety.js';
 import type { Launched } from './popen.js';
 
 /** Settles once the fork start method is known to be loaded (it is, statically). */
@@ -16,5 +17,6 @@ export function forkAvailable(): boolean {
 }
 
 export function launchFork(childMain: () => Promise<number>): Launched {
+  assertForkSafe();
   return forkChild(childMain);
 }

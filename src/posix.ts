@@ -1,7 +1,7 @@
 // The raw layer: thin, typed access to the system calls. Arguments are
 // checked here with Node-shaped errors; every system failure is a
 // Node-shaped system error from the addon (`kill ESRCH`, code, errno...).
-import { binding, type NativeSpawnOptions, type NativeSpawnResult, type WaitStatus } from './binding.js';
+import { binding, forkBinding, type ForkBinding, type NativeSpawnOptions, type NativeSpawnResult, type WaitStatus } from './binding.js';
 import { runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './atfork.js';
 import { invalidArgValue } from './errors.js';
 import { assertForkSafe } from './forksafety.js';
@@ -102,7 +102,7 @@ export function fork(): number {
   runBeforeFork();
   let pid: number;
   try {
-    pid = binding.fork();
+    pid = (forkBinding() as ForkBinding).fork();
   } catch (error) {
     runAfterForkInParent(); // as CPython: the parent's after-hooks run even when fork fails
     throw error;

@@ -5,7 +5,7 @@
 // that keep the real calls harmless are documented in the fixture.
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
-import { binding } from '../dist/binding.js';
+import { binding, forkBinding } from '../dist/binding.js';
 import { posix } from '../dist/index.js';
 import { readAll, release } from './fixtures/posix-util.js';
 
@@ -16,8 +16,10 @@ const SEED = Number(process.env.POSIX_FUZZ_SEED ?? (Date.now() % 2 ** 31));
 // Never called by the fuzzer, and why.
 const NOT_CALLED = {
   'posix.fork': 'a successful fork would duplicate the fuzzer (it takes no arguments to fuzz)',
-  'binding.fork': 'same as posix.fork',
-  'binding.forkChild': 'forks; takes no arguments',
+  'fork.fork': 'same as posix.fork',
+  'fork.forkChild': 'forks; takes no arguments',
+  'fork.abi': 'data: the ABI it was built for (checked below)',
+  'fork.layoutProblem': 'data: null where the running libuv is known (checked below)',
 };
 // Data, not functions: checked for shape instead.
 const DATA = ['posix.signals', 'binding.signals', 'binding.pollConstants', 'posix.POLLIN', 'posix.POLLPRI', 'posix.POLLOUT',
@@ -52,6 +54,8 @@ function runGroup(group) {
   }
 }
 
+const fork = forkBinding();
+
 describe('posix fuzz (fast-check, one process per group)', function () {
   this.timeout(120000);
   let groups;
@@ -71,7 +75,10 @@ describe('posix fuzz (fast-check, one process per group)', function () {
     const exports = [
       ...Object.keys(posix).map((k) => [`posix.${k}`, posix[k]]),
       ...Object.keys(binding).map((k) => [`binding.${k}`, binding[k]]),
+      ...Object.keys(fork).map((k) => [`fork.${k}`, fork[k]]),
     ];
+    expect(fork.abi).to.equal(Number(process.versions.modules));
+    expect(fork.layoutProblem).to.equal(null);
     for (const [name, value] of exports) {
       if (DATA.includes(name)) {
         expect(typeof value === 'number' || (typeof value === 'object' && value !== null), name).to.equal(true);

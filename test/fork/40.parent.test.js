@@ -9,7 +9,7 @@ import { createServer, get } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { binding } from '../../dist/binding.js';
+import { binding, forkBinding } from '../../dist/binding.js';
 import { forkChild } from '../../dist/forkstart.js';
 import { whenReadable } from '../../dist/watch.js';
 import { fdCount, openFds, zombieChildren } from '../helpers.js';
@@ -35,7 +35,7 @@ function forkAsync(fn) {
   const started = forkChild(async () => {
     closeSync(r);
     const report = await fn();
-    binding.forkWriteAll(w, Buffer.from(JSON.stringify(report)));
+    forkBinding().forkWriteAll(w, Buffer.from(JSON.stringify(report)));
     return 0;
   });
   closeSync(w);

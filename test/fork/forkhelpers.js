@@ -2,7 +2,7 @@
 // back what it reported (JSON over a pipe), its exit status, and no leaks.
 import { closeSync, readSync } from 'node:fs';
 import { forkChild } from '../../dist/forkstart.js';
-import { binding } from '../../dist/binding.js';
+import { binding, forkBinding } from '../../dist/binding.js';
 
 /** Reads fd to EOF as a string. */
 export function readAll(fd) {
@@ -26,7 +26,7 @@ export function inChild(fn, { code = 0 } = {}) {
   const started = forkChild(async () => {
     closeSync(r);
     const result = await fn();
-    binding.forkWriteAll(w, Buffer.from(JSON.stringify(result ?? null)));
+    forkBinding().forkWriteAll(w, Buffer.from(JSON.stringify(result ?? null)));
     closeSync(w);
     return code;
   });

@@ -21,13 +21,10 @@
 
 #include <uv.h>
 
-#include "common.h"
-
-extern char** environ;
+#include "../common.h"
 
 namespace pp {
 
-void InitForkChild(Napi::Env env, Napi::Object exports);  // forkchild.cc
 void DropInheritedContinuation();                          // forkchild.cc
 int ForkProcess(Napi::Env env);
 
@@ -146,52 +143,6 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ForkProcess(info.Env()));
 }
 
-Napi::Value Exit(const Napi::CallbackInfo& info) {
-  CheckArgCount(info, 1);
-  int code = ArgInt(info, 0, "code", INT32_MIN, INT32_MAX);
-  _exit(code & 0xff);
-}
-
-Napi::Value Execve(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckArgCount(info, 2);
-  std::string path = ArgString(info, 0, "path");
-  std::vector<std::string> argv = ValueStringArray(env, info[1], "argv");
-  std::vector<std::string> envs;
-  bool has_env = info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull();
-  if (has_env) envs = ValueStringArray(env, info[2], "env");
-
-  std::vector<char*> argv_ptrs, env_ptrs;
-  for (auto& s : argv) argv_ptrs.push_back(s.data());
-  argv_ptrs.push_back(nullptr);
-  for (auto& s : envs) env_ptrs.push_back(s.data());
-  env_ptrs.push_back(nullptr);
-
-  // Node marks fds 0-2 close-on-exec at start-up; a program run by execve
-  // must keep the process's stdio, as after execve(2) in any other program.
-  // (Restored if execve fails, so the process is left as it was.)
-  int saved[3];
-  for (int fd = 0; fd < 3; fd++) {
-    saved[fd] = fcntl(fd, F_GETFD);
-    if (saved[fd] >= 0 && (saved[fd] & FD_CLOEXEC)) fcntl(fd, F_SETFD, saved[fd] & ~FD_CLOEXEC);
-  }
-  execve(path.c_str(), argv_ptrs.data(), has_env ? env_ptrs.data() : environ);
-  int err = errno;
-  for (int fd = 0; fd < 3; fd++) {
-    if (saved[fd] >= 0) fcntl(fd, F_SETFD, saved[fd]);
-  }
-  ThrowErrno(env, err, "execve", path.c_str());
-}
-
-// process.pid and process.ppid are cached by Node; a fork child asks anew.
-Napi::Value Getpid(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), getpid());
-}
-
-Napi::Value Getppid(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), getppid());
-}
-
 }  // namespace
 
 // fork(2) with V8's heap made inheritable; uv_loop_fork() in the child.
@@ -241,11 +192,6 @@ int ForkProcess(Napi::Env env) {
 
 void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
-  exports.Set("exit", Napi::Function::New(env, Exit, "exit"));
-  exports.Set("execve", Napi::Function::New(env, Execve, "execve"));
-  exports.Set("getpid", Napi::Function::New(env, Getpid, "getpid"));
-  exports.Set("getppid", Napi::Function::New(env, Getppid, "getppid"));
-  InitForkChild(env, exports);
 }
 
 }  // namespace pp

@@ -16,7 +16,7 @@
 #include <uv.h>
 #include <v8.h>
 
-#include "common.h"
+#include "../common.h"
 
 namespace pp {
 
