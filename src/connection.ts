@@ -1,7 +1,7 @@
 // Pipe() and Connection: multiprocessing.connection over a socketpair
-// (duplex) or a pipe (one-way), carrying structured-clone messages
-// (framing.ts). send() and recvSync() block like CPython's; recv() waits on
-// the event loop (watch.ts) and never blocks it.
+// (duplex) or a pipe (one-way), carrying structured-clone messages and raw
+// bytes in one framing (framing.ts). send*() and recv*Sync() block like
+// CPython's; recv*() wait on the event loop (watch.ts) and never block it.
 //
 // Errors (API.md is silent on these; CPython's wording where it has one):
 // - ProcessError ERR_CONNECTION_CLOSED 'handle is closed': any use after close()
@@ -11,6 +11,14 @@
 // - Error code 'EOF' (CPython's EOFError): receiving after the peer closed its end;
 //   message 'got end of file during message' when the peer closed mid-message.
 // - TypeError code ERR_DATA_CLONE from send(): the value cannot be structured-cloned.
+// - ProcessError ERR_MESSAGE_TOO_LONG 'bad message length': a message longer
+//   than recvBytes(maxLength) or the connection's maxMessageSize, refused at
+//   its header; the connection then stops reading (see #stopReading).
+// - BufferTooShort (ERR_BUFFER_TOO_SHORT) from recvBytesInto(): the message,
+//   consumed, is its `data`; the connection goes on.
+// - recv() of a sendBytes() message decodes the bytes as v8.serialize()
+//   output (v8.deserialize's Error if they are not one; the connection goes
+//   on); recvBytes() of a send() message gives its v8.serialize() bytes.
 // - System errors ('write EPIPE', code, errno, syscall) from the underlying read/write.
 //
 // After a fork (fork start method, posix.fork()) the child inherits the same
@@ -24,9 +32,9 @@
 import { inspect } from 'node:util';
 import { registerAtFork } from './atfork.js';
 import { binding } from './binding.js';
-import { invalidArgValue, ProcessError } from './errors.js';
-import { decode, encode, FrameReader, kBufferedReady, readableNow, writeAll } from './framing.js';
-import { validateBoolean, validateInteger, validateObject, validateTimeout } from './validate.js';
+import { BufferTooShort, invalidArgValue, ProcessError } from './errors.js';
+import { decode, encode, frame, FrameReader, kBufferedReady, MAX_PAYLOAD, readableNow, writeAll } from './framing.js';
+import { validateBoolean, validateBytes, validateInteger, validateObject, validateTimeout, type BytesLike } from './validate.js';
 import { waitSync } from './wait.js';
 import { whenReadable, type Subscription } from './watch.js';
 
@@ -40,7 +48,14 @@ registerAtFork({
   }),
 });
 
-interface Pending {
+/** One receive: the largest payload it accepts and what it makes of the payload. */
+interface Receiver<T = unknown> {
+  limit: number;
+  /** The result; may throw (an undecodable payload, BufferTooShort). */
+  take(payload: Buffer): T;
+}
+
+interface Pending extends Receiver {
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -50,16 +65,31 @@ function eofError(truncated: boolean): Error {
   return Object.assign(new Error(message), { code: 'EOF' });
 }
 
-export interface ConnectionOptions {
+export interface PipeOptions {
+  /**
+   * The longest message (payload bytes) a receive accepts: a longer one is
+   * refused at its header, before anything is allocated, with
+   * ERR_MESSAGE_TOO_LONG. Default 4294967295, the wire format's own limit.
+   */
+  maxMessageSize?: number;
+}
+
+export interface ConnectionOptions extends PipeOptions {
   readable?: boolean;
   writable?: boolean;
 }
 
-/** One end of a Pipe(): send/recv structured-clone messages over an fd. */
+function validateMaxMessageSize(options: PipeOptions): number {
+  const maxMessageSize: unknown = options.maxMessageSize;
+  return maxMessageSize === undefined ? MAX_PAYLOAD : validateInteger(maxMessageSize, 'options.maxMessageSize', 0, MAX_PAYLOAD);
+}
+
+/** One end of a Pipe(): structured-clone messages and raw bytes over an fd. */
 export class Connection {
   #fd: number;
-  readonly #readable: boolean;
+  #readable: boolean;
   readonly #writable: boolean;
+  readonly #maxMessageSize: number;
   #closed = false;
   readonly #reader = new FrameReader();
   #pending: Pending[] = [];
@@ -80,6 +110,7 @@ export class Connection {
     const readable = options.readable === undefined ? true : validateBoolean(options.readable, 'options.readable');
     const writable = options.writable === undefined ? true : validateBoolean(options.writable, 'options.writable');
     if (!readable && !writable) throw invalidArgValue('options', options, 'must be readable, writable or both');
+    this.#maxMessageSize = validateMaxMessageSize(options);
     this.#fd = fd;
     this.#readable = readable;
     this.#writable = writable;
@@ -105,6 +136,11 @@ export class Connection {
     return this.#writable;
   }
 
+  /** The longest message a receive accepts (options.maxMessageSize). */
+  get maxMessageSize(): number {
+    return this.#maxMessageSize;
+  }
+
   /** The underlying fd. Throws ERR_CONNECTION_CLOSED after close(). */
   fileno(): number {
     this.#checkClosed();
@@ -113,23 +149,25 @@ export class Connection {
 
   /** Sends `value` (structured clone); blocks while the pipe is full. */
   send(value: unknown): void {
-    this.#checkClosed();
-    if (!this.#writable) throw new ProcessError('ERR_CONNECTION_READ_ONLY', 'connection is read-only');
+    this.#checkWritable();
     for (const chunk of encode(value)) writeAll(this.#fd, chunk);
+  }
+
+  /**
+   * Sends `size` bytes of `buf` from byte `offset` (default: all of it) as
+   * one message; blocks while the pipe is full, like send().
+   */
+  sendBytes(buf: BytesLike, offset = 0, size: number | null = null): void {
+    this.#checkWritable();
+    const bytes = validateBytes(buf, 'buf');
+    validateInteger(offset, 'offset', 0, bytes.length);
+    const length = size === null || size === undefined ? bytes.length - offset : validateInteger(size, 'size', 0, bytes.length - offset);
+    for (const chunk of frame(bytes.subarray(offset, offset + length), 'size')) writeAll(this.#fd, chunk);
   }
 
   /** Resolves with the next message; rejects with code 'EOF' once the peer closed. Calls resolve in order. */
   recv(): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      try {
-        this.#checkReadable();
-      } catch (error) {
-        reject(error);
-        return;
-      }
-      this.#pending.push({ resolve, reject });
-      this.#pump();
-    });
+    return this.#receive(() => this.#valueReceiver());
   }
 
   /**
@@ -137,20 +175,35 @@ export class Connection {
    * calls came first, so they get the messages before this one.
    */
   recvSync(): unknown {
-    this.#checkReadable();
-    for (;;) {
-      this.#reader.fillSync(this.#fd);
-      const payload = this.#reader.messages.shift();
-      if (payload === undefined) {
-        const error = eofError(this.#reader.truncated);
-        this.#pump();
-        throw error;
-      }
-      const waiter = this.#pending.shift();
-      if (waiter === undefined) return decode(payload);
-      settle(waiter, payload);
-      this.#pump();
-    }
+    return this.#receiveSync(() => this.#valueReceiver());
+  }
+
+  /**
+   * Resolves with the next message's bytes. A message longer than
+   * `maxLength` (default: no limit but maxMessageSize) rejects with
+   * ERR_MESSAGE_TOO_LONG and the connection stops reading.
+   */
+  recvBytes(maxLength: number | null = null): Promise<Buffer> {
+    return this.#receive(() => this.#bytesReceiver(maxLength));
+  }
+
+  /** recvBytes(), blocking. */
+  recvBytesSync(maxLength: number | null = null): Buffer {
+    return this.#receiveSync(() => this.#bytesReceiver(maxLength));
+  }
+
+  /**
+   * Receives the next message into `buf` at byte `offset`; resolves with its
+   * length. A message that does not fit rejects with BufferTooShort, whose
+   * `data` is the whole message.
+   */
+  recvBytesInto(buf: BytesLike, offset = 0): Promise<number> {
+    return this.#receive(() => this.#intoReceiver(buf, offset));
+  }
+
+  /** recvBytesInto(), blocking. */
+  recvBytesIntoSync(buf: BytesLike, offset = 0): number {
+    return this.#receiveSync(() => this.#intoReceiver(buf, offset));
   }
 
   /**
@@ -199,7 +252,99 @@ export class Connection {
 
   #checkReadable(): void {
     this.#checkClosed();
-    if (!this.#readable) throw new ProcessError('ERR_CONNECTION_WRITE_ONLY', 'connection is write-only');
+    if (!this.#readable) throw writeOnlyError();
+  }
+
+  #checkWritable(): void {
+    this.#checkClosed();
+    if (!this.#writable) throw new ProcessError('ERR_CONNECTION_READ_ONLY', 'connection is read-only');
+  }
+
+  #valueReceiver(): Receiver {
+    return { limit: this.#maxMessageSize, take: decode };
+  }
+
+  #bytesReceiver(maxLength: number | null | undefined): Receiver<Buffer> {
+    const limit = maxLength === null || maxLength === undefined ? this.#maxMessageSize : validateInteger(maxLength, 'maxLength', 0);
+    return { limit: Math.min(limit, this.#maxMessageSize), take: (payload) => payload };
+  }
+
+  #intoReceiver(buf: BytesLike, offset: number): Receiver<number> {
+    const target = validateBytes(buf, 'buf');
+    validateInteger(offset, 'offset', 0, target.length);
+    return {
+      // The whole message is read whatever its size (it goes into BufferTooShort's data if it does not fit).
+      limit: this.#maxMessageSize,
+      take: (payload) => {
+        // Measured now: an async receive's buffer may have been detached meanwhile.
+        const room = Math.max(0, target.length - offset);
+        if (payload.length > room) {
+          throw new BufferTooShort(payload, `message of ${payload.length} bytes does not fit in the buffer (${room} bytes from offset ${offset})`);
+        }
+        target.set(payload, offset);
+        return payload.length;
+      },
+    };
+  }
+
+  // Async receives report everything, misuse and bad arguments too, by rejecting.
+  #receive<T>(makeReceiver: () => Receiver<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      let receiver: Receiver<T>;
+      try {
+        this.#checkReadable();
+        receiver = makeReceiver();
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      this.#pending.push({ ...receiver, resolve: resolve as (value: unknown) => void, reject });
+      this.#pump();
+    });
+  }
+
+  // Pending async receives were made first: they get the messages before this one.
+  #receiveSync<T>(makeReceiver: () => Receiver<T>): T {
+    this.#checkReadable();
+    const receiver = makeReceiver();
+    for (;;) {
+      const waiter = this.#pending[0];
+      try {
+        this.#reader.fillSync(this.#fd, (waiter ?? receiver).limit);
+      } catch (error) {
+        if (!this.#reader.broken) throw error;
+        // The refused message was the waiter's: it gets the error, this call what comes after.
+        if (waiter !== undefined) this.#pending.shift()!.reject(error);
+        this.#stopReading();
+        throw waiter === undefined ? error : this.#closed ? closedError() : writeOnlyError();
+      }
+      const payload = this.#reader.messages.shift();
+      if (payload === undefined) {
+        const error = eofError(this.#reader.truncated);
+        this.#pump();
+        throw error;
+      }
+      if (waiter === undefined) return receiver.take(payload);
+      settle(this.#pending.shift()!, payload);
+      this.#pump();
+    }
+  }
+
+  // The stream is out of step for good (a header was read, its body will
+  // not be): as CPython's _bad_message_length, a duplex connection stops
+  // reading (it is write-only from now on), a read-only one is closed.
+  #stopReading(): void {
+    if (!this.#writable) {
+      this.close();
+      return;
+    }
+    this.#readable = false;
+    this.#subscription?.cancel();
+    this.#subscription = null;
+    this.#token = null;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const waiter of pending) waiter.reject(writeOnlyError());
   }
 
   // In a fork child: drop the parent's dead subscription and waiters (see the top comment).
@@ -250,11 +395,12 @@ export class Connection {
     try {
       for (let first = true; this.#pending.length > 0 && !reader.eof; first = false) {
         if (!first && !readableNow(this.#fd)) break;
-        if (reader.readOnce(this.#fd) < 0) break;
+        if (reader.readOnce(this.#fd, this.#pending[0]!.limit) < 0) break;
         while (this.#pending.length > 0 && reader.messages.length > 0) settle(this.#pending.shift()!, reader.messages.shift()!);
       }
     } catch (error) {
       this.#pending.shift()?.reject(error);
+      if (reader.broken) this.#stopReading();
     }
     this.#pump();
   }
@@ -264,10 +410,14 @@ function closedError(): ProcessError {
   return new ProcessError('ERR_CONNECTION_CLOSED', 'handle is closed');
 }
 
+function writeOnlyError(): ProcessError {
+  return new ProcessError('ERR_CONNECTION_WRITE_ONLY', 'connection is write-only');
+}
+
 function settle(waiter: Pending, payload: Buffer): void {
   let value: unknown;
   try {
-    value = decode(payload);
+    value = waiter.take(payload);
   } catch (error) {
     waiter.reject(error);
     return;
@@ -278,13 +428,16 @@ function settle(waiter: Pending, payload: Buffer): void {
 /**
  * A pair of connected Connections. Duplex (default): a socketpair, both ends
  * read and write. `Pipe(false)`: a pipe, [readOnlyEnd, writeOnlyEnd].
+ * `options.maxMessageSize` applies to both ends.
  */
-export function Pipe(duplex = true): [Connection, Connection] {
+export function Pipe(duplex = true, options: PipeOptions = {}): [Connection, Connection] {
   validateBoolean(duplex, 'duplex');
+  validateObject(options, 'options');
+  const maxMessageSize = validateMaxMessageSize(options);
   if (duplex) {
     const [a, b] = binding.socketpair();
-    return [new Connection(a), new Connection(b)];
+    return [new Connection(a, { maxMessageSize }), new Connection(b, { maxMessageSize })];
   }
   const [r, w] = binding.pipe();
-  return [new Connection(r, { writable: false }), new Connection(w, { readable: false })];
+  return [new Connection(r, { writable: false, maxMessageSize }), new Connection(w, { readable: false, maxMessageSize })];
 }

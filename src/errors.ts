@@ -15,7 +15,9 @@ export type ProcessErrorCode =
   | 'ERR_TARGET_NOT_TRANSFERABLE'
   | 'ERR_CONNECTION_CLOSED'
   | 'ERR_CONNECTION_READ_ONLY'
-  | 'ERR_CONNECTION_WRITE_ONLY';
+  | 'ERR_CONNECTION_WRITE_ONLY'
+  | 'ERR_MESSAGE_TOO_LONG'
+  | 'ERR_BUFFER_TOO_SHORT';
 
 /** Misuse of a Process or of the library, with a stable `code`. */
 export class ProcessError extends Error {
@@ -28,6 +30,24 @@ export class ProcessError extends Error {
 
   override get name(): string {
     return 'ProcessError';
+  }
+}
+
+/**
+ * A received message does not fit the buffer given to recvBytesInto(); the
+ * message was consumed and `data` holds all of it (multiprocessing's
+ * BufferTooShort, whose argument is the message).
+ */
+export class BufferTooShort extends ProcessError {
+  readonly data: Buffer;
+
+  constructor(data: Buffer, message = `message of ${data.length} bytes does not fit in the buffer`) {
+    super('ERR_BUFFER_TOO_SHORT', message);
+    this.data = data;
+  }
+
+  override get name(): string {
+    return 'BufferTooShort';
   }
 }
 

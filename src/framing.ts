@@ -1,5 +1,7 @@
 // Connection wire format and fd I/O: each message is a 4-byte big-endian
-// length followed by a v8.serialize() payload (structured clone).
+// length followed by the payload: a v8.serialize() payload for send(), the
+// bytes themselves for sendBytes() (docs/design.md, "Connections: the wire
+// format and its limits").
 //
 // Reads are exact (header, then exactly the body): a Connection's fd may be
 // handed to a child at any time, and bytes read past the current message
@@ -9,11 +11,12 @@
 import { readSync, writeSync } from 'node:fs';
 import { deserialize, serialize } from 'node:v8';
 import { binding } from './binding.js';
-import { outOfRange } from './errors.js';
+import { outOfRange, ProcessError } from './errors.js';
 
 const { POLLIN, POLLOUT } = binding.pollConstants;
 const HEADER = 4;
-const MAX_PAYLOAD = 0xffffffff;
+/** The largest payload the 4-byte header can announce. */
+export const MAX_PAYLOAD = 0xffffffff;
 // Below this size header and payload go out in one write(2).
 const COALESCE = 64 * 1024;
 // fs.readSync/writeSync take an int32 length (and Linux moves at most ~2 GiB per call).
@@ -55,7 +58,7 @@ export function readableNow(fd: number): boolean {
  * Serializes `value` into one frame (or header + payload for big ones).
  * A value that cannot be cloned throws a TypeError with code ERR_DATA_CLONE.
  */
-export function encode(value: unknown): Buffer[] {
+export function encode(value: unknown): Uint8Array[] {
   let payload: Buffer;
   try {
     payload = serialize(value);
@@ -64,10 +67,23 @@ export function encode(value: unknown): Buffer[] {
     const out = new TypeError(message, { cause: error });
     throw Object.assign(out, { code: 'ERR_DATA_CLONE' });
   }
-  if (payload.length > MAX_PAYLOAD) throw outOfRange('value', `at most ${MAX_PAYLOAD} bytes once serialized`, payload.length);
+  return frame(payload, 'value');
+}
+
+/**
+ * Header + `payload`, as one chunk below COALESCE bytes, else two (no copy
+ * of a big payload). `name` is the argument a too long payload is blamed on.
+ */
+export function frame(payload: Uint8Array, name: string): Uint8Array[] {
+  if (payload.length > MAX_PAYLOAD) throw outOfRange(name, `at most ${MAX_PAYLOAD} bytes long (the wire format's limit)`, payload.length);
   const header = Buffer.allocUnsafe(HEADER);
   header.writeUInt32BE(payload.length, 0);
   return payload.length < COALESCE ? [Buffer.concat([header, payload])] : [header, payload];
+}
+
+/** multiprocessing's 'bad message length': a message is longer than the receive accepts. */
+export function messageTooLong(length: number, maxLength: number): ProcessError & { length: number; maxLength: number } {
+  return Object.assign(new ProcessError('ERR_MESSAGE_TOO_LONG', 'bad message length'), { length, maxLength });
 }
 
 export function decode(payload: Buffer): unknown {
@@ -75,7 +91,7 @@ export function decode(payload: Buffer): unknown {
 }
 
 /** Writes all of `buffer`, waiting in poll(2) while the pipe is full. */
-export function writeAll(fd: number, buffer: Buffer): void {
+export function writeAll(fd: number, buffer: Uint8Array): void {
   let offset = 0;
   while (offset < buffer.length) {
     try {
@@ -87,7 +103,11 @@ export function writeAll(fd: number, buffer: Buffer): void {
   }
 }
 
-/** Reassembles frames from exact reads; shared by the blocking and async paths. */
+/**
+ * Reassembles frames from exact reads; shared by the blocking and async paths.
+ * Each read takes the largest payload the receive it serves accepts: a longer
+ * one is refused at its header, before its body is allocated or read.
+ */
 export class FrameReader {
   readonly #header = Buffer.alloc(HEADER);
   #headerFilled = 0;
@@ -106,10 +126,23 @@ export class FrameReader {
     return this.messages.length > 0 || this.eof;
   }
 
-  /** One read(2): bytes read, 0 at EOF, -1 if it would block. Throws system errors. */
-  readOnce(fd: number): number {
+  /**
+   * A header was read whose body will not be (too long, or no memory for it):
+   * the stream is out of step for good, every later read throws the same error.
+   */
+  get broken(): boolean {
+    return this.#broken !== undefined;
+  }
+
+  /**
+   * One read(2): bytes read, 0 at EOF, -1 if it would block. Throws system
+   * errors, and ERR_MESSAGE_TOO_LONG for a payload over `limit` bytes.
+   */
+  readOnce(fd: number, limit = MAX_PAYLOAD): number {
     if (this.#broken !== undefined) throw this.#broken;
     const body = this.#body;
+    // A body begun for a receive that accepted more (a fork parent's, before the fork).
+    if (body !== null && body.length > limit) this.#break(messageTooLong(body.length, limit));
     let n: number;
     try {
       n = body === null
@@ -127,12 +160,12 @@ export class FrameReader {
     if (body === null) {
       this.#headerFilled += n;
       if (this.#headerFilled === HEADER) {
-        // A length no Buffer can hold means a corrupt stream: report it on every later read too.
+        const length = this.#header.readUInt32BE(0);
+        if (length > limit) this.#break(messageTooLong(length, limit));
         try {
-          this.#body = Buffer.allocUnsafe(this.#header.readUInt32BE(0));
+          this.#body = Buffer.allocUnsafe(length);
         } catch (error) {
-          this.#broken = error;
-          throw error;
+          this.#break(error);
         }
         this.#bodyFilled = 0;
       }
@@ -148,9 +181,14 @@ export class FrameReader {
   }
 
   /** Reads (blocking) until one message or EOF is buffered. */
-  fillSync(fd: number): void {
+  fillSync(fd: number, limit = MAX_PAYLOAD): void {
     while (!this.ready) {
-      if (this.readOnce(fd) < 0) waitFor(fd, POLLIN);
+      if (this.readOnce(fd, limit) < 0) waitFor(fd, POLLIN);
     }
+  }
+
+  #break(error: unknown): never {
+    this.#broken = error;
+    throw error;
   }
 }

@@ -5,9 +5,9 @@ import './launchers.js';
 
 export * as posix from './posix.js';
 export type { WaitStatus } from './binding.js';
-export { ProcessError, type ProcessErrorCode } from './errors.js';
+export { BufferTooShort, ProcessError, type ProcessErrorCode } from './errors.js';
 export { registerAtFork, type AtForkHooks } from './atfork.js';
-export { Pipe, Connection, wait, waitSync, type ConnectionOptions, type Waitable } from './connection.js';
+export { Pipe, Connection, wait, waitSync, type ConnectionOptions, type PipeOptions, type Waitable } from './connection.js';
 export { Process, type ProcessOptions, type Target, type TargetRef } from './process.js';
 export {
   currentProcess,

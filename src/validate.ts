@@ -61,3 +61,13 @@ export function toSignalNumber(signal: unknown, name = 'signal', allowZero = tru
   if (typeof signal !== 'number') throw invalidArgType(name, 'of type number or string', signal);
   return validateInteger(signal, name, allowZero ? 0 : 1, 64);
 }
+
+/** Bytes to send or receive into: a Buffer, TypedArray, DataView or ArrayBuffer. */
+export type BytesLike = ArrayBufferView | ArrayBufferLike;
+
+/** A byte view over the same memory as `value` (offsets count bytes, whatever the element size). */
+export function validateBytes(value: unknown, name: string): Uint8Array {
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return new Uint8Array(value);
+  throw invalidArgType(name, 'an instance of ArrayBuffer, Buffer, TypedArray, or DataView', value);
+}

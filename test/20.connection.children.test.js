@@ -3,26 +3,10 @@
 // Connection.fromFd, as the spawn start method does.
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { Connection, Pipe, posix, wait } from '../dist/index.js';
+import { Pipe, wait } from '../dist/index.js';
 import { watchedFdCount } from '../dist/watch.js';
 import { expectNoLeaks } from './helpers.js';
-
-const INDEX = new URL('../dist/index.js', import.meta.url).href;
-
-/** Starts `node` running `body` (an ES module) with `fds` as its fds 3, 4, ... */
-function spawnNode(body, fds = []) {
-  const code = `import { Connection, Pipe, posix } from ${JSON.stringify(INDEX)};\n${body}`;
-  return posix.spawn(process.execPath, [process.execPath, '--input-type=module', '-e', code], { fds: [0, 1, 2, ...fds] });
-}
-
-/** Waits (without blocking the loop) for the child to end; its exit code. */
-async function reap(child, timeout = 30) {
-  const ready = await wait([child.sentinel], timeout);
-  expect(ready, 'child did not exit in time').to.deep.equal([child.sentinel]);
-  const status = posix.waitpid(child.pid);
-  posix.close(child.sentinel);
-  return status.exitCode;
-}
+import { reap, spawnNode } from './nodechild.js';
 
 function nonblocking(fd) {
   const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))[1];

@@ -4,13 +4,7 @@ import { expect } from 'chai';
 import { Pipe, posix, wait, waitSync } from '../dist/index.js';
 import { watchedFdCount } from '../dist/watch.js';
 import { expectNoLeaks, seconds } from './helpers.js';
-
-const INDEX = new URL('../dist/index.js', import.meta.url).href;
-
-function spawnNode(body, fds = []) {
-  const code = `import { Connection } from ${JSON.stringify(INDEX)};\n${body}`;
-  return posix.spawn(process.execPath, [process.execPath, '--input-type=module', '-e', code], { fds: [0, 1, 2, ...fds] });
-}
+import { spawnNode } from './nodechild.js';
 
 const flavours = {
   waitSync: {

@@ -41,7 +41,7 @@ export async function runFull(payload: SpawnPayload, record: SelfRecord): Promis
     // connection.js only when there are Connections: a leaner start otherwise.
     const { Connection } = payload.connections.length > 0 ? await import('../connection.js') : { Connection: null };
     const connections = payload.connections.map((slot) =>
-      Connection!.fromFd(slot.fd, { readable: slot.readable, writable: slot.writable }),
+      Connection!.fromFd(slot.fd, { readable: slot.readable, writable: slot.writable, maxMessageSize: slot.maxMessageSize }),
     );
     const args = restoreConnections(payload.args, connections) as unknown[];
     const kwargs = restoreConnections(payload.kwargs, connections) as Record<string, unknown> | null;

@@ -16,6 +16,7 @@ export interface ConnectionSlot {
   fd: number;
   readable: boolean;
   writable: boolean;
+  maxMessageSize: number;
 }
 
 function isMarker(value: unknown): value is { [MARKER_KEY]: number } {
@@ -98,7 +99,7 @@ export function extractConnections(
       let i = index.get(v);
       if (i === undefined) {
         i = slots.length;
-        slots.push({ fd: v.fileno(), readable: v.readable, writable: v.writable });
+        slots.push({ fd: v.fileno(), readable: v.readable, writable: v.writable, maxMessageSize: v.maxMessageSize });
         index.set(v, i);
       }
       return { [MARKER_KEY]: i };
