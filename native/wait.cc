@@ -52,6 +52,18 @@ long WaitidPidfd(int pidfd, siginfo_t* info, int options, struct rusage* ru) {
 
 }  // namespace
 
+void ReapDiscard(pid_t pid, int pidfd) {
+  if (pidfd >= 0) {
+    siginfo_t info;
+    while (WaitidPidfd(pidfd, &info, WEXITED, nullptr) < 0 && errno == EINTR) {
+    }
+    return;
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
 bool PidfdEnabled() {
   static const bool enabled = [] {
     const char* off = getenv("POSIX_PROCESS_NO_PIDFD");
