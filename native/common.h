@@ -47,6 +47,10 @@ bool PidfdEnabled();
 // `ru`: the reaped child's usage (from wait4), or nullptr (decoding only).
 Napi::Object MakeWaitStatus(Napi::Env env, int pid, int raw, const struct rusage* ru);
 
+// Reaps a child whose status nobody wants (a failed exec): through its
+// pidfd when it has one (pidfd >= 0), else by pid. EINTR retried.
+void ReapDiscard(pid_t pid, int pidfd);
+
 // Milliseconds left until `deadline_ns` on CLOCK_MONOTONIC (0 when past).
 int64_t NowNs();
 int RemainingMs(int64_t deadline_ns);

@@ -274,12 +274,6 @@ bool OptionalBool(Napi::Env env, Napi::Object options, const char* key,
   return v.As<Napi::Boolean>().Value();
 }
 
-void WaitDiscard(pid_t pid) {
-  int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-}
-
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 2);
@@ -414,7 +408,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     ThrowErrno(env, clone_err, "clone");
   }
   if (args.err != 0) {
-    WaitDiscard(pid);
+    ReapDiscard(pid, pidfd);
     if (pidfd >= 0) close(pidfd);
     if (sentinel_r >= 0) close(sentinel_r);
     const char* path = args.stage == kStageChdir ? args.cwd

@@ -1,11 +1,18 @@
-// waitpid, waitpidTimeout and wait-status decoding.
+// waitpid, waitpidTimeout, pidfdWait and wait-status decoding.
 //
-// Only pids the caller names are waited for: never waitpid(-1), never a
+// Only children the caller names are waited for: never waitpid(-1), never a
 // SIGCHLD handler (Node's child_process and other libraries reap their own).
-// A timed wait polls the child's pidfd with the remaining time, recomputed
-// after EINTR; without pidfds a short-lived thread blocks in
-// waitid(WNOWAIT) (which does not reap) and closes a pipe the caller polls.
+// A child with a pidfd is waited for through it (waitid(P_PIDFD)): a pid can
+// be recycled once someone else has reaped it, a pidfd cannot. A timed wait
+// polls the child's pidfd with the remaining time, recomputed after EINTR;
+// without pidfds a helper thread blocks in waitid(WNOWAIT) (which does not
+// reap) and writes to a pipe the caller polls; the caller cancels and joins
+// it before returning, so no thread or fd outlives the call.
+// docs/design.md, "Sentinels, waiting and pid reuse".
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -14,18 +21,48 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <system_error>
-#include <thread>
 
 #include "common.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
 
 namespace pp {
+
+namespace {
+
+// waitid(P_PIDFD) through the raw system call: glibc's waitid() has no
+// rusage argument, the kernel's has. The kernel's struct rusage is glibc's
+// on 64-bit targets only; elsewhere the usage is not asked for.
+long WaitidPidfd(int pidfd, siginfo_t* info, int options, struct rusage* ru) {
+#if defined(__LP64__)
+  return syscall(SYS_waitid, P_PIDFD, pidfd, info, options, ru);
+#else
+  if (ru != nullptr) memset(ru, 0, sizeof(*ru));
+  return syscall(SYS_waitid, P_PIDFD, pidfd, info, options, nullptr);
+#endif
+}
+
+}  // namespace
+
+void ReapDiscard(pid_t pid, int pidfd) {
+  if (pidfd >= 0) {
+    siginfo_t info;
+    while (WaitidPidfd(pidfd, &info, WEXITED, nullptr) < 0 && errno == EINTR) {
+    }
+    return;
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+}
 
 // The reaped child's resources (wait4), named as Node's
 // process.resourceUsage() names them: CPU times in microseconds, maxRSS in
@@ -96,70 +133,179 @@ Napi::Value StatusOrNull(Napi::Env env, pid_t pid, int flags) {
   return MakeWaitStatus(env, r, status, &ru);
 }
 
-// A readable fd that becomes ready when `pid` has exited, without reaping
-// it: a pidfd, or a pipe closed by a thread blocked in waitid(WNOWAIT).
-// On failure: -1, with the errno and the failed call in *err, *call.
-int ExitNotifier(pid_t pid, int* err, const char** call) {
-  if (PidfdEnabled()) {
-    int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (fd < 0) {
-      *err = errno;
-      *call = "pidfd_open";
+// The wait status waitpid would have returned, rebuilt from waitid's
+// siginfo (the encoding every WIF* macro decodes).
+int RawStatus(const siginfo_t& info) {
+  int value = info.si_status;
+  switch (info.si_code) {
+    case CLD_EXITED: return (value & 0xff) << 8;
+    case CLD_KILLED: return value & 0x7f;
+    case CLD_DUMPED: return (value & 0x7f) | 0x80;
+    case CLD_STOPPED:
+    case CLD_TRAPPED: return ((value & 0xff) << 8) | 0x7f;
+    case CLD_CONTINUED: return 0xffff;
+    default: return 0;
+  }
+}
+
+// waitpid's options as waitid flags (WEXITED always).
+int WaitidFlags(int waitpid_flags) {
+  int flags = WEXITED;
+  if (waitpid_flags & WNOHANG) flags |= WNOHANG;
+  if (waitpid_flags & WUNTRACED) flags |= WSTOPPED;
+  if (waitpid_flags & WCONTINUED) flags |= WCONTINUED;
+  return flags;
+}
+
+// The child `pidfd` refers to, waited for through the pidfd: never another
+// process that got its pid. `flags` are waitpid's.
+Napi::Value PidfdStatusOrNull(Napi::Env env, int pidfd, int flags) {
+  siginfo_t info;
+  memset(&info, 0, sizeof(info));  // si_pid stays 0 when WNOHANG finds nothing
+  struct rusage ru;
+  memset(&ru, 0, sizeof(ru));
+  long r;
+  do {
+    r = WaitidPidfd(pidfd, &info, WaitidFlags(flags), &ru);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) ThrowErrno(env, errno, "waitid");
+  if (info.si_pid == 0) return env.Null();
+  return MakeWaitStatus(env, info.si_pid, RawStatus(info), &ru);
+}
+
+// waitpid's options object: { nohang, untraced, continued } -> flags.
+int WaitOptions(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  int flags = 0;
+  if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return flags;
+  if (!info[i].IsObject() || info[i].IsArray() || info[i].IsFunction()) {
+    ThrowTypeError(env, "The \"options\" argument must be of type object");
+  }
+  Napi::Object o = info[i].As<Napi::Object>();
+  struct { const char* key; int flag; } known[] = {
+      {"nohang", WNOHANG}, {"untraced", WUNTRACED}, {"continued", WCONTINUED}};
+  for (auto& k : known) {
+    Napi::Value v = o.Get(k.key);
+    if (v.IsUndefined() || v.IsNull()) continue;
+    if (!v.IsBoolean()) {
+      ThrowTypeError(env, std::string("The \"options.") + k.key +
+                              "\" property must be of type boolean");
     }
-    return fd;
+    if (v.As<Napi::Boolean>().Value()) flags |= k.flag;
   }
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) {
-    *err = errno;
-    *call = "pipe";
-    return -1;
-  }
-  int write_end = p[1];
-  // std::thread reports failure by throwing std::system_error, which is not
-  // a JS error: it would abort. Turn it into the errno it carries.
-  try {
-    std::thread([pid, write_end] {
-      siginfo_t info;
-      sigset_t all;
-      sigfillset(&all);
-      pthread_sigmask(SIG_SETMASK, &all, nullptr);  // signals go to JS threads
-      while (waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
-      }
-      close(write_end);
-    }).detach();
-  } catch (const std::system_error& e) {
-    close(p[0]);
-    close(p[1]);
-    *err = e.code().value() > 0 ? e.code().value() : EAGAIN;
-    *call = "pthread_create";
-    return -1;
-  }
-  return p[0];
+  return flags;
 }
 
 Napi::Value Waitpid(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   CheckArgCount(info, 1);
   pid_t pid = ArgInt(info, 0, "pid", 1, INT32_MAX);
-  int flags = 0;
-  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
-    if (!info[1].IsObject() || info[1].IsArray() || info[1].IsFunction()) {
-      ThrowTypeError(env, "The \"options\" argument must be of type object");
-    }
-    Napi::Object o = info[1].As<Napi::Object>();
-    struct { const char* key; int flag; } known[] = {
-        {"nohang", WNOHANG}, {"untraced", WUNTRACED}, {"continued", WCONTINUED}};
-    for (auto& k : known) {
-      Napi::Value v = o.Get(k.key);
-      if (v.IsUndefined() || v.IsNull()) continue;
-      if (!v.IsBoolean()) {
-        ThrowTypeError(env, std::string("The \"options.") + k.key +
-                                "\" property must be of type boolean");
-      }
-      if (v.As<Napi::Boolean>().Value()) flags |= k.flag;
-    }
+  return StatusOrNull(info.Env(), pid, WaitOptions(info, 1));
+}
+
+// pidfdWait(pidfd, options): waitpid for the child a pidfd refers to.
+// ENOSYS where pidfds are off, as pidfdOpen.
+Napi::Value PidfdWait(const Napi::CallbackInfo& info) {
+  CheckArgCount(info, 1);
+  int pidfd = ArgInt(info, 0, "pidfd", 0, INT32_MAX);
+  int flags = WaitOptions(info, 1);
+  if (!PidfdEnabled()) ThrowErrno(info.Env(), ENOSYS, "waitid");
+  return PidfdStatusOrNull(info.Env(), pidfd, flags);
+}
+
+// PIDFD_GET_INFO's struct pidfd_info up to exit_code (include/uapi/linux/
+// pidfd.h, PIDFD_INFO_SIZE_VER0): libc headers do not all carry it. The
+// ioctl number encodes the size; the kernel accepts any size from VER0 on.
+struct PidfdInfo {
+  uint64_t mask;
+  uint64_t cgroupid;
+  uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  int32_t exit_code;  // the wait status, once the child has been reaped
+};
+static_assert(sizeof(PidfdInfo) == 64, "PIDFD_INFO_SIZE_VER0");
+constexpr uint64_t kPidfdInfoExit = 1u << 3;  // PIDFD_INFO_EXIT, Linux 6.15
+constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
+
+// pidfdExitStatus(pidfd, pid): the status of a child reaped by someone
+// else, as the kernel keeps it for pidfd holders (PIDFD_INFO_EXIT, Linux
+// 6.15+); null when this kernel does not keep it or the child is not
+// reaped yet. No rusage: that went to whoever reaped it.
+Napi::Value PidfdExitStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 2);
+  int pidfd = ArgInt(info, 0, "pidfd", 0, INT32_MAX);
+  pid_t pid = ArgInt(info, 1, "pid", 1, INT32_MAX);
+  PidfdInfo pi;
+  memset(&pi, 0, sizeof(pi));
+  pi.mask = kPidfdInfoExit;
+  if (ioctl(pidfd, kPidfdGetInfo, &pi) < 0) {
+    // ENOTTY/EINVAL: no PIDFD_GET_INFO; ESRCH: reaped, and no exit info kept.
+    if (errno == ENOTTY || errno == EINVAL || errno == ESRCH) return env.Null();
+    ThrowErrno(env, errno, "ioctl");
   }
-  return StatusOrNull(env, pid, flags);
+  if ((pi.mask & kPidfdInfoExit) == 0) return env.Null();
+  return MakeWaitStatus(env, pid, pi.exit_code, nullptr);
+}
+
+// Fallback exit notification for a pid with no pidfd: a helper thread
+// blocks in waitid(WNOWAIT), which sees the exit without reaping, and
+// writes a byte to `write_end`.
+struct ExitWatch {
+  pid_t pid;
+  int write_end;
+};
+
+void* WatchExit(void* arg) {
+  auto* watch = static_cast<ExitWatch*>(arg);
+  siginfo_t info;
+  // waitid is a cancellation point: the caller's pthread_cancel ends the
+  // thread there when it stops waiting (timeout); nothing to clean up, the
+  // caller owns both fds.
+  while (waitid(P_PID, watch->pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
+  char byte = 1;
+  while (write(watch->write_end, &byte, 1) < 0 && errno == EINTR) {
+  }
+  return nullptr;
+}
+
+// Blocks until `pid` has exited (not reaped) or the deadline passed: true
+// when it has exited. On failure throws the failed call's system error.
+// Leaves no thread and no fd behind.
+bool WaitExitFallback(Napi::Env env, pid_t pid, int64_t deadline) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) ThrowErrno(env, errno, "pipe");
+  ExitWatch watch{pid, p[1]};
+  pthread_t thread;
+  int err;
+  {
+    // Created with every signal blocked (the thread inherits the mask):
+    // handlers must run on the JS thread. Cancellation's own signal cannot
+    // be blocked.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    err = pthread_create(&thread, nullptr, WatchExit, &watch);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  if (err != 0) {
+    close(p[0]);
+    close(p[1]);
+    ThrowErrno(env, err, "pthread_create");
+  }
+  int n;
+  for (;;) {
+    struct pollfd pfd = {p[0], POLLIN, 0};
+    n = poll(&pfd, 1, RemainingMs(deadline));
+    if (n >= 0 || errno != EINTR) break;  // EINTR: remaining time recomputed
+  }
+  int poll_err = errno;
+  if (n <= 0) pthread_cancel(thread);  // timed out (or poll failed): stop it
+  pthread_join(thread, nullptr);
+  close(p[0]);
+  close(p[1]);
+  if (n < 0) ThrowErrno(env, poll_err, "poll");
+  return n > 0;
 }
 
 Napi::Value WaitpidTimeout(const Napi::CallbackInfo& info) {
@@ -177,29 +323,46 @@ Napi::Value WaitpidTimeout(const Napi::CallbackInfo& info) {
   Napi::Value ready = StatusOrNull(env, pid, WNOHANG);
   if (!ready.IsNull()) return ready;
 
-  int err = 0;
-  const char* call = "";
-  int fd = ExitNotifier(pid, &err, &call);
+  if (!PidfdEnabled()) {
+    if (!WaitExitFallback(env, pid, deadline)) return env.Null();
+    return StatusOrNull(env, pid, WNOHANG);
+  }
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) {
     // ESRCH: no such process; let waitpid say what is wrong (ECHILD).
-    if (err == ESRCH) return StatusOrNull(env, pid, WNOHANG);
-    ThrowErrno(env, err, call);
+    if (errno == ESRCH) return StatusOrNull(env, pid, WNOHANG);
+    ThrowErrno(env, errno, "pidfd_open");
   }
   for (;;) {
-    struct pollfd pfd = {fd, POLLIN, 0};
-    int n = poll(&pfd, 1, RemainingMs(deadline));
-    if (n < 0 && errno == EINTR) continue;  // remaining time recomputed
-    if (n < 0) {
+    int n;
+    for (;;) {
+      struct pollfd pfd = {fd, POLLIN, 0};
+      n = poll(&pfd, 1, RemainingMs(deadline));
+      if (n >= 0 || errno != EINTR) break;  // EINTR: remaining time recomputed
+    }
+    if (n <= 0) {
       int e = errno;
       close(fd);
-      ThrowErrno(env, e, "poll");
-    }
-    if (n == 0) {
-      close(fd);
+      if (n < 0) ThrowErrno(env, e, "poll");
       return env.Null();
     }
-    close(fd);
-    return StatusOrNull(env, pid, WNOHANG);
+    // Reaped through the pidfd: the process whose exit we saw, even if its
+    // pid was reaped and reused meanwhile. Errors are waitid's (ECHILD).
+    Napi::Value status;
+    try {
+      status = PidfdStatusOrNull(env, fd, WNOHANG);
+    } catch (...) {
+      close(fd);
+      throw;
+    }
+    if (!status.IsNull() || RemainingMs(deadline) == 0) {
+      close(fd);
+      return status;
+    }
+    // Exited yet nothing to reap: someone else is reaping it at this very
+    // moment, and ECHILD follows. Look again in a millisecond.
+    struct timespec pause = {0, 1000000};
+    nanosleep(&pause, nullptr);
   }
 }
 
@@ -222,6 +385,9 @@ void InitWait(Napi::Env env, Napi::Object exports) {
   exports.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));
   exports.Set("waitpidTimeout",
               Napi::Function::New(env, WaitpidTimeout, "waitpidTimeout"));
+  exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));
+  exports.Set("pidfdExitStatus",
+              Napi::Function::New(env, PidfdExitStatus, "pidfdExitStatus"));
   exports.Set("decodeWaitStatus",
               Napi::Function::New(env, DecodeWaitStatus, "decodeWaitStatus"));
   exports.Set("pidfdSupported",

@@ -28,7 +28,7 @@ export interface WaitStatus {
   continued: boolean;
   /** multiprocessing's exit code: the status, `-N` for signal N, else null. */
   exitCode: number | null;
-  /** The reaped child's resource usage (wait4); null when not reaped or only decoded. */
+  /** The reaped child's resource usage (wait4/waitid); null when not reaped by this call or only decoded. */
   rusage: ResourceUsage | null;
 }
 
@@ -83,6 +83,10 @@ export interface Binding {
   execve(path: string, argv: string[], env?: string[]): never;
   waitpid(pid: number, options?: { nohang?: boolean; untraced?: boolean; continued?: boolean }): WaitStatus | null;
   waitpidTimeout(pid: number, timeoutSec?: number | null): WaitStatus | null;
+  /** waitid(P_PIDFD): waits for the child the pidfd refers to, never a process that reused its pid. */
+  pidfdWait(pidfd: number, options?: { nohang?: boolean; untraced?: boolean; continued?: boolean }): WaitStatus | null;
+  /** The status of a child reaped by someone else (PIDFD_INFO_EXIT, Linux 6.15+), rusage null; null when unknown. */
+  pidfdExitStatus(pidfd: number, pid: number): WaitStatus | null;
   decodeWaitStatus(raw: number, pid?: number): WaitStatus;
   pidfdSupported(): boolean;
   kill(pid: number, signal: number): void;

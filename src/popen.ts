@@ -5,10 +5,17 @@
 // as soon as it exits, so an unjoined child never stays a zombie and never
 // keeps the event loop alive. join() makes that same subscription refed while
 // it waits: one poll handle per child, O(1) work per exit, no scans.
-// The pid is waited for at most once successfully and never after: a reaped
-// pid may be recycled, so every later call uses the kept status.
+// A child with a pidfd is waited for through it (waitid(P_PIDFD)), never by
+// pid: code elsewhere in the program may reap our child (a waitpid(-1)) and
+// its pid go to another process. The child is reaped at most once and never
+// waited for after: every later call uses the kept status.
+// Once reaped, the child's own fds are closed and `sentinel` is a shared,
+// always-readable fd, unless the program was handed the sentinel's number
+// (kept until close()). docs/design.md, "Sentinels, waiting and pid reuse".
+import { writeSync } from 'node:fs';
+import { registerAtFork } from './atfork.js';
 import { binding, type WaitStatus } from './binding.js';
-import { whenReadable, type Subscription } from './watch.js';
+import { closeWatched, whenReadable, type Subscription } from './watch.js';
 
 export interface Launched {
   pid: number;
@@ -20,17 +27,64 @@ export interface Launched {
 // setTimeout takes at most 2^31-1 ms; longer waits are chained.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_POLL_MS = 2 ** 31 - 1;
+const { POLLIN } = binding.pollConstants;
 
 function isCode(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
 }
 
+// The sentinel of every finished child whose own sentinel nobody was handed:
+// the read end of a pipe that holds one byte and has no writer, readable
+// (POLLIN | POLLHUP) for good. Made on first use, never closed; null if it
+// could not be made (EMFILE), then children keep their own until close().
+let endedSentinel: number | null = null;
+
+function sharedEndedSentinel(): number | null {
+  if (endedSentinel !== null) return endedSentinel;
+  let readEnd: number;
+  let writeEnd: number;
+  try {
+    [readEnd, writeEnd] = binding.pipe();
+  } catch {
+    return null;
+  }
+  try {
+    writeSync(writeEnd, Buffer.of(1));
+  } catch {
+    binding.close(readEnd);
+    return null;
+  } finally {
+    binding.close(writeEnd);
+  }
+  endedSentinel = readEnd;
+  return readEnd;
+}
+
+// Children waited for by pid (no pidfd), not yet reaped, by pid. A launch
+// that gets one of these pids proves that child was reaped elsewhere and
+// its pid reused (Popen.launched).
+const unreapedByPid = new Map<number, Popen>();
+
+registerAtFork({
+  // A fork child's own children are not these; compiled with the module (forkstart.ts).
+  afterInChild: (function afterInChild() {
+    unreapedByPid.clear();
+  }),
+});
+
+/** Internal: a Process's current sentinel, read without handing its number to the program. */
+export const kSentinel = Symbol('posix-process.sentinel');
+
 export class Popen {
   readonly pid: number;
-  readonly pidfd: number | null;
-  readonly sentinel: number;
-  /** Called once, right after the child has been reaped. */
+  /** Called once, right after the child has been reaped (or lost). */
   onExit: (() => void) | null = null;
+  #pidfd: number | null;
+  #sentinel: number;
+  // The sentinel number was handed out: it stays this child's until close().
+  #kept = false;
+  // The child's own fds are closed; #sentinel is the shared ended one.
+  #retired = false;
   #status: WaitStatus | null = null;
   #closed = false;
   #lost = false;
@@ -41,9 +95,32 @@ export class Popen {
 
   constructor(launched: Launched) {
     this.pid = launched.pid;
-    this.pidfd = launched.pidfd;
-    this.sentinel = launched.sentinel;
+    this.#pidfd = launched.pidfd;
+    this.#sentinel = launched.sentinel;
+    Popen.launched(this.pid);
+    if (this.#pidfd === null) unreapedByPid.set(this.pid, this);
     this.#arm();
+  }
+
+  /**
+   * A child of this process was launched with `pid` (any launch path). A
+   * child we still wait for by that pid was therefore reaped elsewhere: its
+   * status is lost, and its pid is no longer its own.
+   */
+  static launched(pid: number): void {
+    const held = unreapedByPid.get(pid);
+    if (held !== undefined) held.#lose();
+  }
+
+  /** Readable once the child has ended; the library's own reads (no hand-out). */
+  get sentinel(): number {
+    return this.#sentinel;
+  }
+
+  /** The sentinel for the program: this number stays readable until close(). */
+  exposeSentinel(): number {
+    this.#kept = true;
+    return this.#sentinel;
   }
 
   get status(): WaitStatus | null {
@@ -62,55 +139,46 @@ export class Popen {
   /** multiprocessing's exit code, reaping without blocking; null while running. */
   poll(): number | null {
     if (this.#status !== null) return this.#status.exitCode;
-    if (this.#closed) return null;
-    let status: WaitStatus | null;
-    try {
-      status = binding.waitpid(this.pid, { nohang: true });
-    } catch (error) {
-      // ECHILD: someone else reaped our pid (a waitpid(-1) elsewhere); the
-      // status is lost, as CPython's poll() returns None then.
-      if (isCode(error, 'ECHILD')) {
-        this.#lose();
-        return null;
-      }
-      throw error;
-    }
-    if (status === null || !(status.exited || status.signaled)) return null;
-    this.#settle(status);
-    return status.exitCode;
+    if (this.#closed || this.#lost) return null;
+    this.#settleFrom(this.#wait(true));
+    return (this.#status as WaitStatus | null)?.exitCode ?? null;
   }
 
   /** Blocks until the child has exited or `timeoutSec` passed (null: forever, 0: poll). */
   waitSync(timeoutSec: number | null): void {
     if (this.poll() !== null || this.#closed || this.#lost) return;
     if (timeoutSec === 0) return;
-    if (timeoutSec === null) {
+    if (timeoutSec === null && this.#pidfd === null) {
       // A plain blocking waitpid, as CPython's join() without timeout: it
-      // does not depend on the sentinel (which a grandchild might hold open
-      // on the pipe fallback). The native call retries EINTR.
-      try {
-        this.#settleFrom(binding.waitpid(this.pid));
-      } catch (error) {
-        // ECHILD: reaped behind our back (a waitpid(-1) elsewhere): the status is lost.
-        if (!isCode(error, 'ECHILD')) throw error;
-        this.#lose();
-      }
+      // does not depend on the pipe sentinel (which a grandchild might hold
+      // open). The native call retries EINTR.
+      this.#settleFrom(this.#wait(false));
       return;
     }
-    const deadline = performance.now() + timeoutSec * 1000;
+    // Poll the sentinel, then reap without blocking: a pidfd is readable
+    // once the child has exited, whoever reaps it (a blocking waitid would
+    // sleep on if another thread reaped it first).
+    const deadline = timeoutSec === null ? Infinity : performance.now() + timeoutSec * 1000;
+    let backoffMs = 0;
     for (;;) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) return;
       const ms = Math.min(Math.ceil(remaining), MAX_POLL_MS);
-      const [revents] = binding.poll([{ fd: this.sentinel, events: binding.pollConstants.POLLIN }], ms);
-      if (revents !== 0) break;
+      const [revents] = binding.poll([{ fd: this.#sentinel, events: POLLIN }], ms);
+      if (revents === 0) continue;
+      if (this.poll() !== null || this.#lost) return;
+      if (this.#pidfd === null) {
+        // The pipe fallback can report EOF a moment before the child is a
+        // zombie (its fds close before exit_notify), or early if the program
+        // closed the write end itself: wait on the pid for the time left.
+        const left = (deadline - performance.now()) / 1000;
+        if (left > 0) this.#settleFrom(this.#waitpidTimeout(left));
+        return;
+      }
+      // Exited, nothing to reap: another thread is reaping it right now.
+      backoffMs = Math.min(Math.max(backoffMs * 2, 1), 100);
+      binding.poll([], Math.min(backoffMs, Math.ceil(remaining)));
     }
-    if (this.poll() !== null) return;
-    // The pipe fallback can report EOF a moment before the child is a
-    // zombie (its fds close before exit_notify), or early if the program
-    // closed the write end itself: wait on the pid for the time left.
-    const left = (deadline - performance.now()) / 1000;
-    if (left > 0) this.#settleFrom(binding.waitpidTimeout(this.pid, left));
   }
 
   /** Resolves when the child has exited or after `timeoutSec` (null: never, 0: poll). */
@@ -142,8 +210,8 @@ export class Popen {
     // Lost: reaped elsewhere, the pid may already be recycled.
     if (this.poll() !== null || this.#closed || this.#lost) return;
     try {
-      // Not yet reaped here, so even kill(pid) cannot hit a recycled pid.
-      if (this.pidfd !== null) binding.pidfdSendSignal(this.pidfd, signal);
+      // Not reaped, not lost: kill(pid) still names our child (see launched()).
+      if (this.#pidfd !== null) binding.pidfdSendSignal(this.#pidfd, signal);
       else binding.kill(this.pid, signal);
     } catch (error) {
       if (!isCode(error, 'ESRCH')) throw error;
@@ -155,13 +223,45 @@ export class Popen {
     if (this.#closed) return;
     this.#closed = true;
     this.#disarm();
+    this.#forget();
     for (const done of [...this.#waiters]) done();
-    binding.close(this.sentinel);
-    if (this.pidfd !== null && this.pidfd !== this.sentinel) binding.close(this.pidfd);
+    if (this.#retired) return; // the shared sentinel is never closed
+    if (this.#pidfd !== null && this.#pidfd !== this.#sentinel) binding.close(this.#pidfd);
+    closeWatched(this.#sentinel);
+  }
+
+  // One wait for our child: through its pidfd when it has one, else by pid.
+  // ECHILD (reaped behind our back): the status the kernel kept for the
+  // pidfd if any, else the child is lost; either way the result is settled
+  // here and null returned.
+  #wait(nohang: boolean): WaitStatus | null {
+    try {
+      return this.#pidfd !== null ? binding.pidfdWait(this.#pidfd, { nohang }) : binding.waitpid(this.pid, { nohang });
+    } catch (error) {
+      if (!isCode(error, 'ECHILD')) throw error;
+      this.#reapedElsewhere();
+      return null;
+    }
+  }
+
+  #waitpidTimeout(seconds: number): WaitStatus | null {
+    try {
+      return binding.waitpidTimeout(this.pid, seconds);
+    } catch (error) {
+      if (!isCode(error, 'ECHILD')) throw error;
+      this.#reapedElsewhere();
+      return null;
+    }
+  }
+
+  #reapedElsewhere(): void {
+    const kept = this.#pidfd === null ? null : binding.pidfdExitStatus(this.#pidfd, this.pid);
+    if (kept !== null) this.#settle(kept);
+    else this.#lose();
   }
 
   #arm(): void {
-    this.#reaper = whenReadable(this.sentinel, () => this.#onReadable(), { ref: this.#waiters.size > 0 });
+    this.#reaper = whenReadable(this.#sentinel, () => this.#onReadable(), { ref: this.#waiters.size > 0 });
   }
 
   #disarm(): void {
@@ -174,9 +274,10 @@ export class Popen {
   #onReadable(): void {
     this.#reaper = null;
     if (this.#closed || this.poll() !== null || this.#lost) return;
-    // Pipe fallback only: readable but not yet a zombie, or the program
-    // closed its end of the pipe. The pipe stays readable (EOF), so retry
-    // on a short backoff timer instead of re-subscribing (that would spin).
+    // Readable but not reapable: on the pipe fallback, not yet a zombie, or
+    // the program closed its end of the pipe; with a pidfd, another thread
+    // is reaping it right now. The sentinel stays readable, so retry on a
+    // short backoff timer instead of re-subscribing (that would spin).
     this.#retryMs = Math.min(Math.max(this.#retryMs * 2, 1), 100);
     this.#retry = setTimeout(() => {
       this.#retry = null;
@@ -197,7 +298,7 @@ export class Popen {
   // Stop waiting for a status that will never come; joins return, the
   // exit code stays null.
   #lose(): void {
-    if (this.#lost) return;
+    if (this.#lost || this.#status !== null || this.#closed) return;
     this.#lost = true;
     this.#finish();
   }
@@ -207,18 +308,41 @@ export class Popen {
   }
 
   #settle(status: WaitStatus): void {
-    if (this.#status !== null) return;
+    if (this.#status !== null || this.#lost) return;
     this.#status = status;
     this.#finish();
   }
 
-  // The child is done with (reaped or lost): stop watching, release every
-  // waiter, tell the owner once.
+  // The child is done with (reaped or lost): stop watching, give its fds
+  // back, release every waiter, tell the owner once.
   #finish(): void {
     this.#disarm();
+    this.#forget();
+    this.#retire();
     for (const done of [...this.#waiters]) done();
     const onExit = this.onExit;
     this.onExit = null;
     onExit?.();
+  }
+
+  #forget(): void {
+    if (unreapedByPid.get(this.pid) === this) unreapedByPid.delete(this.pid);
+  }
+
+  // A finished child holds no fd of its own: its sentinel becomes the shared
+  // ended one, unless the program holds its number (then close() or the
+  // Process's finalizer closes it, as before).
+  #retire(): void {
+    if (this.#kept || this.#retired || this.#closed) return;
+    const shared = sharedEndedSentinel();
+    if (shared === null) return;
+    const own = this.#sentinel;
+    const pidfd = this.#pidfd;
+    this.#sentinel = shared;
+    this.#pidfd = null;
+    this.#retired = true;
+    if (pidfd !== null && pidfd !== own) binding.close(pidfd);
+    // Last: library waits on the old number (wait()) are woken to look again.
+    closeWatched(own);
   }
 }

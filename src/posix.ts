@@ -5,6 +5,7 @@ import { binding, forkBinding, type ForkBinding, type NativeSpawnOptions, type N
 import { runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './atfork.js';
 import { invalidArgValue } from './errors.js';
 import { assertForkSafe } from './forksafety.js';
+import { Popen } from './popen.js';
 import {
   toSignalNumber,
   validateBoolean,
@@ -89,7 +90,9 @@ export function spawn(file: string, argv: string[], options: SpawnOptions = {}):
   if (options.searchPath !== undefined && validateBoolean(options.searchPath, 'options.searchPath')) {
     native.path = searchDirs(options.env);
   }
-  return binding.spawn(file, argv, native);
+  const child = binding.spawn(file, argv, native);
+  Popen.launched(child.pid);
+  return child;
 }
 
 /**
@@ -107,8 +110,12 @@ export function fork(): number {
     runAfterForkInParent(); // as CPython: the parent's after-hooks run even when fork fails
     throw error;
   }
-  if (pid === 0) runAfterForkInChild();
-  else runAfterForkInParent();
+  if (pid === 0) {
+    runAfterForkInChild();
+  } else {
+    Popen.launched(pid);
+    runAfterForkInParent();
+  }
   return pid;
 }
 
@@ -128,6 +135,17 @@ export function waitpid(pid: number, options: WaitpidOptions = {}): WaitStatus |
   validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
   validateObject(options, 'options');
   return binding.waitpid(pid, options);
+}
+
+/**
+ * waitpid for the child `pidfd` refers to (waitid(P_PIDFD), Linux 5.4):
+ * never another process that got its pid after someone else reaped it
+ * (that is `waitid ECHILD`). null: nohang and nothing to report.
+ */
+export function pidfdWait(pidfd: number, options: WaitpidOptions = {}): WaitStatus | null {
+  validateInteger(pidfd, 'pidfd', 0, 2 ** 31 - 1);
+  validateObject(options, 'options');
+  return binding.pidfdWait(pidfd, options);
 }
 
 /** Waits up to `timeoutSec` seconds (undefined/null: forever) for the child to exit; null on timeout. */

@@ -49,7 +49,7 @@ import {
   type StartMethod,
 } from './context.js';
 import { invalidArgType, invalidArgValue, ProcessError } from './errors.js';
-import { Popen, type Launched } from './popen.js';
+import { kSentinel, Popen, type Launched } from './popen.js';
 import type { TargetSpec } from './popen-spawn.js';
 import { validateStdio, type StdioEntry, type StdioOption } from './popen-stdio.js';
 import { validateBoolean, validateObject, validateString, validateTimeout } from './validate.js';
@@ -100,9 +100,11 @@ let restoreProcessImpl: (
 
 // Closes the sentinel of a started Process that was dropped unclosed, once
 // its child has been reaped (the reaper does not keep the Process alive;
-// the children set holds it only while the child runs).
+// the children set holds it only while the child runs). Only a sentinel
+// whose number the program read is still open then: a finished child's
+// own fds are closed when it is reaped (popen.ts).
 const finalizer = new FinalizationRegistry<Popen>((popen) => {
-  if (popen.status !== null) popen.close();
+  if (popen.status !== null || popen.lost) popen.close();
 });
 
 const SIGNALS = { SIGTERM: binding.signals.SIGTERM!, SIGKILL: binding.signals.SIGKILL!, SIGINT: binding.signals.SIGINT! };
@@ -468,11 +470,18 @@ export class Process {
     return binding.signalName(-code);
   }
 
-  /** An fd that becomes readable when the child ends and stays so until close(). */
+  /**
+   * An fd that becomes readable when the child ends and stays so until
+   * close(). Read after the child was reaped (and never before), it is a
+   * shared always-readable fd: a finished child keeps no fd of its own.
+   */
   get sentinel(): number {
-    this.#checkClosed();
-    if (this.#popen === null) throw notStartedError();
-    return this.#popen.sentinel;
+    return this.#sentinelPopen().exposeSentinel();
+  }
+
+  /** For wait(): the current sentinel, without handing its number out (it may change once the child is reaped). */
+  [kSentinel](): number {
+    return this.#sentinelPopen().sentinel;
   }
 
   /** With stdio 'pipe': a writable stream to the child's stdin, else null. */
@@ -519,6 +528,12 @@ export class Process {
 
   #checkClosed(): void {
     if (this.#closed) throw closedError();
+  }
+
+  #sentinelPopen(): Popen {
+    this.#checkClosed();
+    if (this.#popen === null) throw notStartedError();
+    return this.#popen;
   }
 
   #checkJoin(): Popen {

@@ -78,6 +78,23 @@ export function whenReadable(fd: number, callback: () => void, options: { ref?: 
   };
 }
 
+/**
+ * Closes `fd` that may be watched: its watcher goes first (libuv must never
+ * poll a closed fd), then its subscribers are called once, as on readiness,
+ * so that they look again at what they wait for (a Process whose sentinel
+ * this was reports another fd now).
+ */
+export function closeWatched(fd: number): void {
+  const entry = entries.get(fd);
+  const due = entry ? [...entry.subscribers] : [];
+  if (entry) {
+    entry.subscribers.clear();
+    updateRef(fd, entry);
+  }
+  binding.close(fd);
+  for (const s of due) s.callback();
+}
+
 /** Number of fds with an active watcher (for leak tests). */
 export function watchedFdCount(): number {
   return entries.size;

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { release } from 'node:os';
 
 /** Open fds of this process, as { fd: target }. */
 export function openFds(pid = 'self') {
@@ -94,4 +95,14 @@ export function cli(args, { input, stdio, onSpawn, onStdout } = {}) {
     else child.stdin?.end();
     onSpawn?.(child);
   });
+}
+
+/**
+ * Whether a child reaped behind the library's back still reports its own
+ * exit code: on the pidfd path (`pidfd`, posix.pidfdSupported()) of a
+ * kernel that keeps the status for pidfd holders (PIDFD_INFO_EXIT, 6.15+).
+ */
+export function kernelKeepsExitStatus(pidfd) {
+  const [major, minor] = release().split('.').map(Number);
+  return pidfd && (major > 6 || (major === 6 && minor >= 15));
 }
