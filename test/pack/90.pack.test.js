@@ -54,7 +54,7 @@ describe('90 the packed package on every Node', function () {
 
   it('ships the Node-API prebuild, a fork prebuild per tested Node, the sources, and no build output', function () {
     const { files } = tarball;
-    expect(files).to.include('prebuilds/linux-x64/node.napi.glibc.node');
+    expect(files).to.include('prebuilds/linux-x64/posix-process.glibc.node');
     for (const abi of [115, 127, 137, 147]) expect(files).to.include(`prebuilds/linux-x64/fork/node.abi${abi}.glibc.node`);
     expect(files).to.include('native/fork/binding.gyp');
     expect(files).to.include('native/spawn.cc');
@@ -88,7 +88,7 @@ describe('90 the packed package on every Node', function () {
       const prebuilds = join(app, 'node_modules', 'posix-process', 'prebuilds', 'linux-x64');
       expect(out, node).to.deep.include({ methods: ['spawn', 'fork'], spawn: 3, program: -15, pipe: { n: 1 }, fork: 7 });
       expect(out.addons.sort(), node).to.deep.equal(
-        [join(prebuilds, 'fork', `node.abi${abi}.glibc.node`), join(prebuilds, 'node.napi.glibc.node')].sort(),
+        [join(prebuilds, 'fork', `node.abi${abi}.glibc.node`), join(prebuilds, 'posix-process.glibc.node')].sort(),
       );
       seen.push(out.version.split('.')[0]);
     }
