@@ -4,11 +4,26 @@ import { closeSync, readSync } from 'node:fs';
 import { forkChild } from '../../dist/forkstart.js';
 import { binding, forkBinding } from '../../dist/binding.js';
 
-/** Reads fd to EOF as a string. */
-export function readAll(fd) {
+// A fork child that has not ended by then has hung: the test fails (and the
+// child is killed) instead of hanging the suite.
+const DEADLINE_MS = 60000;
+
+function hung(started) {
+  binding.kill(started.pid, 9);
+  binding.waitpid(started.pid);
+  closeSync(started.sentinel);
+  return new Error(`fork child ${started.pid} hung: not done within ${DEADLINE_MS / 1000} s`);
+}
+
+/** Reads fd to EOF as a string; null if that takes past `deadline` (a Date.now() value). */
+export function readAll(fd, deadline = Infinity) {
   const chunks = [];
   const buf = Buffer.alloc(65536);
   for (;;) {
+    if (deadline !== Infinity) {
+      const left = Math.max(0, Math.min(2 ** 31 - 1, deadline - Date.now()));
+      if (binding.poll([{ fd, events: binding.pollConstants.POLLIN }], left)[0] === 0) return null;
+    }
     const n = readSync(fd, buf);
     if (n === 0) break;
     chunks.push(Buffer.from(buf.subarray(0, n)));
@@ -31,9 +46,12 @@ export function inChild(fn, { code = 0 } = {}) {
     return code;
   });
   closeSync(w);
-  const text = readAll(r);
+  const deadline = Date.now() + DEADLINE_MS;
+  const text = readAll(r, deadline);
   closeSync(r);
-  const status = binding.waitpid(started.pid);
+  if (text === null) throw hung(started);
+  const status = binding.waitpidTimeout(started.pid, Math.max(0, deadline - Date.now()) / 1000);
+  if (status === null) throw hung(started);
   closeSync(started.sentinel);
   return { report: text === '' ? undefined : JSON.parse(text), status, started };
 }
@@ -41,7 +59,8 @@ export function inChild(fn, { code = 0 } = {}) {
 /** Forks a child running childMain; returns its wait status (sentinel closed). */
 export function forkAndWait(childMain) {
   const started = forkChild(childMain);
-  const status = binding.waitpid(started.pid);
+  const status = binding.waitpidTimeout(started.pid, DEADLINE_MS / 1000);
+  if (status === null) throw hung(started);
   closeSync(started.sentinel);
   return status;
 }
