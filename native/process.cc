@@ -1,6 +1,13 @@
-// The process's own calls: execve(), _exit(), getpid(), getppid().
+// The process's own calls: execve(), _exit(), getpid(), getppid(), and
+// the parent-death signal of a fork child (prctl).
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <cerrno>
 
 #include <string>
 #include <vector>
@@ -58,6 +65,26 @@ Napi::Value Getppid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), getppid());
 }
 
+// setParentDeathSignal(signal, parentPid): this process gets `signal` when
+// the thread that created it exits (PR_SET_PDEATHSIG). The parent may have
+// died before the call: then it is re-parented, and the signal is sent now,
+// as it would have been.
+Napi::Value SetParentDeathSignal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 2);
+  int sig = ArgSignal(info, 0, false);
+  int parent = ArgInt(info, 1, "parentPid", 1, INT32_MAX);
+#ifdef __linux__
+  if (prctl(PR_SET_PDEATHSIG, sig) < 0) ThrowErrno(env, errno, "prctl");
+  if (getppid() != parent) kill(getpid(), sig);
+#else
+  (void)sig;
+  (void)parent;
+  ThrowErrno(env, ENOSYS, "prctl");
+#endif
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitProcess(Napi::Env env, Napi::Object exports) {
@@ -65,6 +92,7 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("execve", Napi::Function::New(env, Execve, "execve"));
   exports.Set("getpid", Napi::Function::New(env, Getpid, "getpid"));
   exports.Set("getppid", Napi::Function::New(env, Getppid, "getppid"));
+  exports.Set("setParentDeathSignal", Napi::Function::New(env, SetParentDeathSignal, "setParentDeathSignal"));
 }
 
 }  // namespace pp

@@ -104,6 +104,8 @@ export interface Binding {
   pollConstants: Record<'POLLIN' | 'POLLPRI' | 'POLLOUT' | 'POLLERR' | 'POLLHUP' | 'POLLNVAL', number>;
   getpid(): number;
   getppid(): number;
+  /** PR_SET_PDEATHSIG for this process; signals itself at once if `parentPid` is no longer its parent. */
+  setParentDeathSignal(signal: number, parentPid: number): void;
 }
 
 /** The fork addon (native/fork/). */

@@ -14,6 +14,8 @@ export interface ProgramRequest {
   env: Record<string, string> | null;
   cwd: string | null;
   stdio: StdioEntry[] | null;
+  /** Sent to the child when this process dies (0: none). */
+  parentDeathSignal: number;
 }
 
 function searchDirs(env: Record<string, string> | null): string[] {
@@ -30,6 +32,7 @@ export function launchProgram(request: ProgramRequest): { launched: Launched; st
       fds: stdio.fds,
       ...(env === undefined ? {} : { env }),
       ...(request.cwd === null ? {} : { cwd: request.cwd }),
+      ...(request.parentDeathSignal === 0 ? {} : { parentDeathSignal: request.parentDeathSignal }),
       // A bare name is looked up in PATH, like execvp and child_process.
       ...(request.executable.includes('/') ? {} : { path: searchDirs(request.env) }),
     });

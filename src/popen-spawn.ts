@@ -40,6 +40,8 @@ export interface SpawnRequest {
   env: Record<string, string> | null;
   cwd: string | null;
   stdio: StdioEntry[] | null;
+  /** Sent to the child when this process dies (0: none). */
+  parentDeathSignal: number;
 }
 
 const LIVENESS_FD = 4;
@@ -153,6 +155,7 @@ export function launchSpawn(request: SpawnRequest): { launched: Launched; stream
       fds,
       ...(env === undefined ? {} : { env }),
       ...(request.cwd === null ? {} : { cwd: request.cwd }),
+      ...(request.parentDeathSignal === 0 ? {} : { parentDeathSignal: request.parentDeathSignal }),
     });
   } catch (error) {
     releaseStdio(stdio, true);

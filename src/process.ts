@@ -30,6 +30,7 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import { binding } from './binding.js';
 import { invokeTarget, runProcessTarget } from './child/runtarget.js';
 import {
@@ -52,7 +53,7 @@ import { invalidArgType, invalidArgValue, ProcessError } from './errors.js';
 import { kSentinel, Popen, type Launched } from './popen.js';
 import type { TargetSpec } from './popen-spawn.js';
 import { validateStdio, type StdioEntry, type StdioOption } from './popen-stdio.js';
-import { validateBoolean, validateObject, validateString, validateTimeout } from './validate.js';
+import { toSignalNumber, validateBoolean, validateObject, validateString, validateTimeout } from './validate.js';
 
 /** A target carried by reference: a module (path, URL or package) and an export. */
 export interface TargetRef {
@@ -75,6 +76,12 @@ export interface ProcessOptions {
   env?: Record<string, string>;
   cwd?: string;
   stdio?: StdioOption;
+  /**
+   * The child gets this signal when this process dies, even by SIGKILL
+   * (Linux's PR_SET_PDEATHSIG). Only from the main thread: Linux sends it
+   * when the creating *thread* exits.
+   */
+  parentDeathSignal?: string | number;
 }
 
 /** How a Process object came to be, besides `new Process()`. */
@@ -198,6 +205,7 @@ export class Process {
   #env: Record<string, string> | null = null;
   #cwd: string | null = null;
   #stdio: StdioEntry[] | null = null;
+  #parentDeathSignal = 0;
   #streams: Array<Duplex | null> = [];
   #popen: Popen | null = null;
   #closed = false;
@@ -237,6 +245,9 @@ export class Process {
     }
     if (options.cwd !== undefined) this.#cwd = validateString(options.cwd, 'options.cwd');
     this.#stdio = validateStdio(options.stdio, 'options.stdio');
+    if (options.parentDeathSignal !== undefined) {
+      this.#parentDeathSignal = toSignalNumber(options.parentDeathSignal, 'options.parentDeathSignal', false);
+    }
     if (options.executable !== undefined) {
       validateString(options.executable, 'options.executable');
       if (options.executable === '') throw invalidArgValue('options.executable', options.executable, 'must not be empty');
@@ -308,10 +319,22 @@ export class Process {
     if (currentProcess().daemon) {
       throw new ProcessError('ERR_DAEMON_CHILDREN', 'daemonic processes are not allowed to have children');
     }
+    if (this.#parentDeathSignal !== 0 && !isMainThread) {
+      throw new ProcessError(
+        'ERR_PARENT_DEATH_SIGNAL_THREAD',
+        'parentDeathSignal needs a child started from the main thread: Linux sends it when the creating thread ' +
+          'exits, so a worker thread\'s child would get it when the worker ends',
+      );
+    }
     cleanup();
     let launched: Launched;
     if (this.#program !== null) {
-      const result = getLaunchers().program({ ...this.#program, args: this.#args as string[], stdio: this.#stdio });
+      const result = getLaunchers().program({
+        ...this.#program,
+        args: this.#args as string[],
+        stdio: this.#stdio,
+        parentDeathSignal: this.#parentDeathSignal,
+      });
       launched = result.launched;
       this.#streams = result.streams;
     } else {
@@ -334,6 +357,7 @@ export class Process {
           env: this.#env,
           cwd: this.#cwd,
           stdio: this.#stdio,
+          parentDeathSignal: this.#parentDeathSignal,
         });
         launched = result.launched;
         this.#streams = result.streams;
@@ -587,7 +611,10 @@ export class Process {
     livenessReadEnd(); // the child keeps its read end as parentProcess().sentinel
     const parentName = currentProcess().name;
     const parentPid = process.pid;
+    const deathSignal = this.#parentDeathSignal;
     return getLaunchers().fork(() => {
+      // First, before the parent may die unseen.
+      if (deathSignal !== 0) binding.setParentDeathSignal(deathSignal, parentPid);
       const parentSentinel = dropInheritedLiveness()!;
       const record: SelfRecord = {
         name: this.#name,

@@ -16,6 +16,8 @@ const SEED = Number(process.env.POSIX_FUZZ_SEED ?? (Date.now() % 2 ** 31));
 // Never called by the fuzzer, and why.
 const NOT_CALLED = {
   'posix.fork': 'a successful fork would duplicate the fuzzer (it takes no arguments to fuzz)',
+  'binding.setParentDeathSignal':
+    "sets the fuzzer's own parent-death signal, and a valid signal with any pid but its parent's ends the fuzzer",
   'fork.fork': 'same as posix.fork',
   'fork.forkChild': 'forks; takes no arguments',
   'fork.abi': 'data: the ABI it was built for (checked below)',
