@@ -38,12 +38,22 @@ const FORWARDED: readonly NodeJS.Signals[] = (
     'SIGXFSZ', 'SIGSYS', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPWR', 'SIGSTKFLT'] as const
 ).filter((name) => Object.hasOwn(constants.signals, name));
 /**
- * Never listened to, even as --signal: the faults above, the signals no
- * one can catch, and those timeout gives another role (SIGCHLD wakes it,
- * SIGTTIN/SIGTTOU it ignores; a listener would make a background write to
- * the terminal stop and restart forever).
+ * Never listened to as the --signal either: the faults above, the signals
+ * no one can catch, and those timeout gives another role (SIGALRM is its
+ * timer, SIGCHLD wakes it, SIGTTIN/SIGTTOU it ignores; a listener would
+ * make a background write to the terminal stop and restart forever).
  */
-const UNLISTENED = new Set(['SIGILL', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGKILL', 'SIGSTOP', 'SIGCHLD', 'SIGTTIN', 'SIGTTOU', 'SIGALRM']);
+const UNLISTENED = new Set([
+  ...['SIGILL', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGKILL', 'SIGSTOP'],
+  ...['SIGALRM', 'SIGCHLD', 'SIGTTIN', 'SIGTTOU'],
+]);
+
+/** FORWARDED, and the --signal if it is another one Node can listen to (as timeout: `-s WINCH`). */
+function forwardedWith(signal: number): NodeJS.Signals[] {
+  const name = signal > 0 ? posix.signalName(signal) : null;
+  const extra = name !== null && Object.hasOwn(constants.signals, name) && !UNLISTENED.has(name);
+  return extra && !FORWARDED.includes(name as NodeJS.Signals) ? [...FORWARDED, name as NodeJS.Signals] : [...FORWARDED];
+}
 /**
  * When one of these reached us and the command died of it, we die of it
  * too (after reporting), so that a calling shell sees an interrupt and not
@@ -121,7 +131,9 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
   const SIGCONT = posix.signals.SIGCONT;
   const send = (sig: number): void => {
     if (!child || status) return;
-    if (options.verbose) process.stderr.write(`posix-process: sending signal ${verboseSignalName(sig)} to command '${argv[0]}'\n`);
+    if (options.verbose) {
+      process.stderr.write(`posix-process: sending signal ${verboseSignalName(sig)} to command '${argv[0]}'\n`);
+    }
     const { pid, pidfd } = child;
     ignoreGone(() => (pidfd === null ? posix.kill(pid, sig) : posix.pidfdSendSignal(pidfd, sig)));
     if (!options.foreground) {
@@ -178,13 +190,7 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
   // comes after the reap; a listener removed would leave the signal at
   // SIG_DFL, also SIGPIPE, which Node otherwise ignores. (Signal listeners
   // do not keep the loop alive.)
-  // Also the --signal, when it is not on the list (as timeout: -s WINCH).
-  const extra = options.signal > 0 ? posix.signalName(options.signal) : null;
-  const listened = [...FORWARDED];
-  if (extra !== null && Object.hasOwn(constants.signals, extra) && !UNLISTENED.has(extra) && !listened.includes(extra as NodeJS.Signals)) {
-    listened.push(extra as NodeJS.Signals);
-  }
-  for (const name of listened) process.on(name, onSignal);
+  for (const name of forwardedWith(options.signal)) process.on(name, onSignal);
   process.on('SIGALRM', onAlarm);
   // Without pidfd the sentinel pipe stays open while a grandchild holds its
   // write end, so the child's own exit is also caught by SIGCHLD.
