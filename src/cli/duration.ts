@@ -128,8 +128,8 @@ function str2sig(name: string): number {
 /**
  * A signal as GNU timeout's -s reads it (operand2sig): a name with or
  * without `SIG` in any case (`TERM`, `sigterm`, `RTMIN+1`, `EXIT` for 0), or
- * a number, 0 included; a number above 127 is a shell's $? and stands for
- * its signal (`137` is KILL), as `kill -l 137` reads it.
+ * a number, 0 included; 128+N and 256+N stand for N, as in a shell's $?
+ * (`137` is KILL), as `kill -l 137` reads it.
  */
 export function parseSignal(text: string): number {
   let signal: number;

@@ -26,13 +26,14 @@ DUR is a number of seconds as C's strtod reads it (1.5, 2.34e+5, 0x10, inf) with
 optional unit: ms, s, m, h, d. 0 disables it; a value too large for a double means
 forever, a positive one too small times out at once.
 SIG is a name or number: TERM, SIGTERM, term, 15, RTMIN+1; 0 sends no signal (but
-SIGCONT, and --kill-after's KILL); 129-255 read as a shell's $? (137 is KILL).
+SIGCONT, and --kill-after's KILL); 128+N and 256+N stand for N, as in a shell's $?
+(137 is KILL).
 
 The command runs in its own process group (unless --foreground); the signal, and SIGKILL
 after --kill-after, go to the command and its whole group, and so does any terminating
 signal this process receives (INT, TERM, HUP, QUIT, PIPE, USR1, USR2 and the others
-timeout passes on); a SIGALRM counts as the timeout firing. SIGUSR1 never opens Node's
-inspector. If the command dies of a SIGINT, SIGTERM or SIGHUP it was passed, posix-process
+timeout passes on); a SIGALRM counts as the timeout firing. SIGUSR1 never leaves Node's
+inspector open. If the command dies of a SIGINT, SIGTERM or SIGHUP it was passed, posix-process
 dies of it too (after --json), so a calling shell sees the interrupt. Should posix-process
 itself be killed, the command gets the timeout signal (Linux parent-death signal).
 The command gets stdin, stdout and stderr, no other fds. Its exit is seen on a pidfd,
