@@ -27,9 +27,13 @@ interface Parsed {
 
 function hexValue(digits: string, exponent: string | undefined): number {
   const [whole, fraction = ''] = digits.split('.');
-  const mantissa = Number(BigInt(`0x0${whole}${fraction}`));
+  // 32 significant hex digits (128 bits) are more than a double holds;
+  // the dropped ones go to the exponent, so that no huge mantissa is Infinity.
+  const significant = `${whole}${fraction}`.replace(/^0+/, '');
+  const kept = significant.slice(0, 32);
+  const mantissa = Number(BigInt(`0x0${kept}`));
+  const e = Number(exponent ?? 0) - 4 * fraction.length + 4 * (significant.length - kept.length);
   // In two steps: 2 ** e alone may overflow or underflow where the product does not.
-  const e = Number(exponent ?? 0) - 4 * fraction.length;
   const half = Math.trunc(e / 2);
   return mantissa * 2 ** half * 2 ** (e - half);
 }
@@ -98,9 +102,8 @@ function realTimeRange(): { min: number; max: number } | null {
 /** The largest signal number accepted (gnulib's SIGNUM_BOUND: NSIG - 1). */
 const SIGNUM_BOUND = 64;
 
-/** C strtol() of a string that starts with a digit, whole: a number, or null. */
+/** strtol() of text that starts with a digit, when it reads all of it: the number, or null. */
 function wholeNumber(text: string): number | null {
-  // strtol() skips leading white space and takes a sign; the callers pass text that starts with a digit.
   return /^\d+$/.test(text) ? Number(text) : null;
 }
 
@@ -115,7 +118,7 @@ function str2sig(name: string): number {
   const key = `SIG${name}`;
   if (Object.hasOwn(signals, key)) return signals[key];
   const rt = realTimeRange();
-  // `RTMIN`, `RTMIN+n`, `RTMAX`, `RTMAX-n`; the offset is read by strtol(), which also takes `RTMIN 1` or `RTMIN1`.
+  // `RTMIN`, `RTMIN+n`, `RTMAX`, `RTMAX-n`; strtol() reads the offset, so `RTMIN 1` and `RTMIN1` pass too.
   const offset = /^(RTMIN|RTMAX)(?:[ \t\n\v\f\r]*([+-]?\d+))?$/.exec(name);
   if (rt && offset) {
     const n = Number(offset[2] ?? 0);
