@@ -38,7 +38,17 @@ export interface ResourceUsage {
   userCPUTime: number;
   /** Microseconds. */
   systemCPUTime: number;
-  /** KiB. */
+  /**
+   * KiB: the child's peak resident set size, but never less than the peak
+   * of the process that spawned it, as it was at the child's exec. Linux
+   * folds the outgoing memory's high-water mark into the process's maxrss
+   * at every exec; after a vfork-style spawn (CLONE_VM) that memory is the
+   * parent's, after fork() a copy of it. So for a child of a Node process
+   * a small program reports Node's peak (about 50 MB, for /bin/true); the
+   * figure is the child's own only when it is above
+   * process.resourceUsage().maxRSS read just after the spawn (see
+   * docs/design.md, "The posix-process command").
+   */
   maxRSS: number;
   minorPageFault: number;
   majorPageFault: number;

@@ -274,7 +274,7 @@ describe('50 cli: run — stdio, fds, --json', () => {
     expect(r.stderr.trim().split('\n')).to.have.length(1);
     const j = report(r);
     expect(Object.keys(j)).to.deep.equal([
-      'command', 'pid', 'exitCode', 'signal', 'coreDumped', 'timedOut', 'killed', 'elapsed', 'rusage', 'raw', 'status',
+      'command', 'pid', 'exitCode', 'signal', 'coreDumped', 'timedOut', 'killed', 'elapsed', 'rusage', 'maxRSSExact', 'raw', 'status',
     ]);
     expect(j).to.include({ exitCode: 3, signal: null, coreDumped: false, timedOut: false, killed: false, raw: 3 << 8, status: 3 });
     expect(j.command).to.deep.equal(['sh', '-c', 'exit 3']);
@@ -319,16 +319,32 @@ describe('50 cli: durations and signals', () => {
     expect(parseDuration('0')).to.equal(0);
   });
 
-  for (const bad of ['', 'abc', '-1', '1x', '5ms5', '1.2.3', 's', '1 s', 'inf', 'NaN', '0x10']) {
+  it("parses DUR as GNU timeout does (C strtod): exponents, hex, inf, overflow, underflow", () => {
+    expect(parseDuration('2.34e+5d')).to.equal(2.34e5 * 86400);
+    expect(parseDuration('0x10')).to.equal(16);
+    expect(parseDuration(' 1.')).to.equal(1); // leading white space, as strtod
+    expect(parseDuration('inf')).to.equal(Infinity);
+    expect(parseDuration('1.18973e+4932')).to.equal(Infinity); // overflow: practically forever
+    expect(parseDuration('1e-5000')).to.equal(Number.MIN_VALUE); // underflow: at once, not "none"
+    expect(parseDuration('-0')).to.equal(0);
+  });
+
+  for (const bad of ['', 'abc', '-1', '1x', '5ms5', '1.2.3', 's', '1 s', '1 ', 'NaN', '-inf', '1e', '42D', ' -1e-5000']) {
     it(`rejects DUR ${JSON.stringify(bad)}`, () => {
       expect(() => parseDuration(bad)).to.throw(`invalid duration '${bad}'`).with.property('code', 'commander.invalidArgument');
     });
   }
 
   it('parses SIG as a number, a name, without SIG, any case', () => {
-    for (const s of ['9', 'KILL', 'SIGKILL', 'kill', 'SigKill']) expect(parseSignal(s)).to.equal(9);
+    for (const s of ['9', 'KILL', 'SIGKILL', 'kill', 'SigKill', 'SIG9', '137']) expect(parseSignal(s)).to.equal(9);
     expect(parseSignal('USR1')).to.equal(10);
-    for (const bad of ['0', '65', '-9', 'FOO', 'SIG', '']) expect(() => parseSignal(bad)).to.throw(`invalid signal '${bad}'`);
+    // As GNU timeout (its tests use -s0): 0 and EXIT are "no signal".
+    expect(parseSignal('0')).to.equal(0);
+    expect(parseSignal('EXIT')).to.equal(0);
+    const rtmin = parseSignal('RTMIN');
+    expect(posix.signalName(rtmin)).to.equal('SIGRTMIN');
+    expect(parseSignal('sigrtmin+1')).to.equal(rtmin + 1);
+    for (const bad of ['65', '-9', ' 9', '200', 'FOO', 'SIG', '']) expect(() => parseSignal(bad)).to.throw(`invalid signal '${bad}'`);
   });
 
   for (const dur of ['300ms', '0.3s', '.3', '0.005m']) {
@@ -348,7 +364,7 @@ describe('50 cli: durations and signals', () => {
     }
   });
 
-  for (const [flag, bad] of [['--timeout', 'abc'], ['--timeout', '-1'], ['-k', '1x'], ['--kill-after', ''], ['-s', 'FOO'], ['--signal', '0']]) {
+  for (const [flag, bad] of [['--timeout', 'abc'], ['--timeout', '-1'], ['-k', '1x'], ['--kill-after', ''], ['-s', 'FOO'], ['--signal', '65']]) {
     it(`exits 125 with the usage line for ${flag} ${JSON.stringify(bad)}`, async () => {
       const r = await cli(['run', flag, bad, '--', 'true']);
       expect(r.code).to.equal(125);

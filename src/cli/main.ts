@@ -12,21 +12,32 @@ import { watch } from './watch.js';
 
 const USAGE = {
   main: 'posix-process <run|watch|bench> [options] ...',
-  run: '[--timeout DUR] [-s SIG] [-k DUR] [--preserve-status] [--foreground] [--json] [--] CMD [ARGS...]',
+  run: '[--timeout DUR] [-s SIG] [-k DUR] [-p] [-f] [-v] [--json] [--] CMD [ARGS...]',
   watch: '[--timeout DUR] PID...',
   bench: '[--quick] [--rounds N] [--json] [--previous DIR] [SUITE...]',
 };
 
 const RUN_HELP = `
-DUR is a number of seconds with an optional unit: 1.5, 500ms, 2s, 1m, 1h, 1d; 0 disables it.
-SIG is a name or number: TERM, SIGTERM, term, 15.
+GNU timeout(1) with the duration as --timeout: 'timeout [OPTION]... DUR CMD' is
+'posix-process run [OPTION]... --timeout DUR -- CMD', with the same exit statuses,
+signals and values.
+
+DUR is a number of seconds as C's strtod reads it (1.5, 2.34e+5, 0x10, inf) with an
+optional unit: ms, s, m, h, d. 0 disables it; a value too large for a double means
+forever, a positive one too small times out at once.
+SIG is a name or number: TERM, SIGTERM, term, 15, RTMIN+1; 0 sends no signal (but
+SIGCONT, and --kill-after's KILL); 128+N and 256+N stand for N, as in a shell's $?
+(137 is KILL).
 
 The command runs in its own process group (unless --foreground); the signal, and SIGKILL
-after --kill-after, go to the command and its whole group, and so does any SIGINT, SIGTERM,
-SIGHUP or SIGQUIT this process receives; if the command then dies of that SIGINT, SIGTERM or
-SIGHUP, posix-process dies of it too (after --json), so a calling shell sees the interrupt.
-The command gets stdin, stdout and stderr, no other
-fds. Its exit is seen on a pidfd, the timeouts are exact timers: nothing polls.
+after --kill-after, go to the command and its whole group, and so does any terminating
+signal this process receives (INT, TERM, HUP, QUIT, PIPE, USR1, USR2 and the others
+timeout passes on); a SIGALRM counts as the timeout firing. SIGUSR1 never leaves Node's
+inspector open. If the command dies of a SIGINT, SIGTERM or SIGHUP it was passed, posix-process
+dies of it too (after --json), so a calling shell sees the interrupt. Should posix-process
+itself be killed, the command gets the timeout signal (Linux parent-death signal).
+The command gets stdin, stdout and stderr, no other fds. Its exit is seen on a pidfd,
+the timeouts are exact timers: nothing polls.
 
 Exit status (GNU timeout's):
   124  the timeout fired (unless --preserve-status); but a command that died of SIGKILL
@@ -40,7 +51,10 @@ Exit status (GNU timeout's):
 --json writes one line on stderr: {command, pid, exitCode, signal, coreDumped, timedOut,
 killed, elapsed, rusage: {userCPUTime, systemCPUTime (microseconds), maxRSS (KiB),
 minorPageFault, majorPageFault, fsRead, fsWrite, voluntaryContextSwitches,
-involuntaryContextSwitches} (wait4's usage of the reaped command), raw, status}.
+involuntaryContextSwitches} (wait4's usage of the reaped command), maxRSSExact, raw,
+status}. Linux counts the peak RSS of the process that started the command into the
+command's maxRSS (at its exec): maxRSSExact is false when maxRSS is not above
+posix-process's own peak, so that the command's real peak is unknown, at most maxRSS.
 `;
 
 const WATCH_HELP = `
@@ -105,8 +119,9 @@ function program(setStatus: (code: number) => void): Command {
       new Option('-s, --signal <SIG>', 'the signal to send on timeout').argParser(parseSignal).default(signals.SIGTERM, 'TERM'),
     )
     .addOption(new Option('-k, --kill-after <DUR>', 'send KILL DUR after the first signal').argParser(parseDuration).default(0, '0, never'))
-    .option('--preserve-status', "exit with the command's status even when the timeout fired")
-    .option('--foreground', 'keep the command in this process group (it may read the terminal); signal only the command')
+    .option('-p, --preserve-status', "exit with the command's status even when the timeout fired")
+    .option('-f, --foreground', 'keep the command in this process group (it may read the terminal); signal only the command')
+    .option('-v, --verbose', 'say on stderr which signal is sent to the command, and when')
     .option('--json', 'write the exact wait status as one JSON line on stderr')
     .passThroughOptions()
     .addHelpText('after', RUN_HELP)
@@ -119,6 +134,7 @@ function program(setStatus: (code: number) => void): Command {
           killAfter: Number(opts.killAfter),
           preserveStatus: opts.preserveStatus === true,
           foreground: opts.foreground === true,
+          verbose: opts.verbose === true,
           json: opts.json === true,
         }),
       );

@@ -1,13 +1,15 @@
-// `posix-process run`: GNU timeout(1) on the native layer. The child gets its
-// own process group (unless --foreground); the first signal, the SIGKILL of
-// --kill-after and the SIGINT/SIGTERM/SIGHUP/SIGQUIT this process receives
-// all go to the child and its group. Exit is watched on the sentinel (a pidfd
-// on Linux) on the event loop, the timeouts are event-loop timers: no polling.
+// `posix-process run`: GNU timeout(1) on the native layer (see docs/design.md,
+// "The posix-process command"). The child gets its own process group (unless
+// --foreground); the first signal, the SIGKILL of --kill-after and the
+// terminating signals this process receives all go to the child and its
+// group; SIGALRM means "time is up", as for timeout. Exit is watched on the
+// sentinel (a pidfd on Linux) on the event loop, the timeouts are event-loop
+// timers: no polling.
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import * as posix from '../posix.js';
 import { whenReadable, type Subscription } from '../watch.js';
-import { after, nameOfSignal, type Deadline } from './duration.js';
+import { after, nameOfSignal, verboseSignalName, type Deadline } from './duration.js';
 import { EXIT_CANCELED, EXIT_CANNOT_INVOKE, EXIT_ENOENT, EXIT_TIMEDOUT } from './exitcodes.js';
 
 export interface RunOptions {
@@ -19,11 +21,39 @@ export interface RunOptions {
   preserveStatus: boolean;
   /** Keep the child in our process group (it may use the terminal); signal only the child. */
   foreground: boolean;
+  /** Say on stderr which signal is sent, as timeout --verbose. */
+  verbose: boolean;
   json: boolean;
 }
 
-/** Signals this process passes on to the child instead of dying of them. */
-const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+/**
+ * Signals this process passes on to the child instead of dying of them:
+ * GNU timeout's terminating signals (its term-sig.h) but those Node cannot
+ * take: SIGILL, SIGBUS, SIGFPE and SIGSEGV (a listener would turn a real
+ * fault of this process into an endless loop of faults) and the real-time
+ * signals (Node has no names for them). SIGIO is SIGPOLL's other name.
+ */
+const FORWARDED: readonly NodeJS.Signals[] = (
+  ['SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTERM', 'SIGPIPE', 'SIGUSR1', 'SIGUSR2', 'SIGTRAP', 'SIGABRT', 'SIGXCPU',
+    'SIGXFSZ', 'SIGSYS', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPWR', 'SIGSTKFLT'] as const
+).filter((name) => Object.hasOwn(constants.signals, name));
+/**
+ * Never listened to as the --signal either: the faults above, the signals
+ * no one can catch, and those timeout gives another role (SIGALRM is its
+ * timer, SIGCHLD wakes it, SIGTTIN/SIGTTOU it ignores; a listener would
+ * make a background write to the terminal stop and restart forever).
+ */
+const UNLISTENED = new Set([
+  ...['SIGILL', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGKILL', 'SIGSTOP'],
+  ...['SIGALRM', 'SIGCHLD', 'SIGTTIN', 'SIGTTOU'],
+]);
+
+/** FORWARDED, and the --signal if it is another one Node can listen to (as timeout: `-s WINCH`). */
+function forwardedWith(signal: number): NodeJS.Signals[] {
+  const name = signal > 0 ? posix.signalName(signal) : null;
+  const extra = name !== null && Object.hasOwn(constants.signals, name) && !UNLISTENED.has(name);
+  return extra && !FORWARDED.includes(name as NodeJS.Signals) ? [...FORWARDED, name as NodeJS.Signals] : [...FORWARDED];
+}
 /**
  * When one of these reached us and the command died of it, we die of it
  * too (after reporting), so that a calling shell sees an interrupt and not
@@ -72,6 +102,7 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
   let timedOut = false;
   let killed = false;
   let signalled = false;
+  let killArmed = false;
   let timer: Deadline | null = null;
   let killTimer: Deadline | null = null;
   let subscription: Subscription | null = null;
@@ -96,29 +127,30 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
   // GNU timeout's order: the child, then its group, then SIGCONT so that a
   // stopped member can act on the signal. Never after the reap: the pid (and
   // so the group id) may belong to someone else by then.
+  const SIGKILL = posix.signals.SIGKILL;
+  const SIGCONT = posix.signals.SIGCONT;
   const send = (sig: number): void => {
     if (!child || status) return;
+    if (options.verbose) {
+      process.stderr.write(`posix-process: sending signal ${verboseSignalName(sig)} to command '${argv[0]}'\n`);
+    }
     const { pid, pidfd } = child;
     ignoreGone(() => (pidfd === null ? posix.kill(pid, sig) : posix.pidfdSendSignal(pidfd, sig)));
-    if (!options.foreground) ignoreGone(() => posix.killpg(pid, sig));
-    const SIGKILL = posix.signals.SIGKILL;
-    const SIGCONT = posix.signals.SIGCONT;
-    if (sig !== SIGKILL && sig !== SIGCONT) {
-      ignoreGone(() => (pidfd === null ? posix.kill(pid, SIGCONT) : posix.pidfdSendSignal(pidfd, SIGCONT)));
-      if (!options.foreground) ignoreGone(() => posix.killpg(pid, SIGCONT));
+    if (!options.foreground) {
+      ignoreGone(() => posix.killpg(pid, sig));
+      if (sig !== SIGKILL && sig !== SIGCONT) {
+        ignoreGone(() => (pidfd === null ? posix.kill(pid, SIGCONT) : posix.pidfdSendSignal(pidfd, SIGCONT)));
+        ignoreGone(() => posix.killpg(pid, SIGCONT));
+      }
     }
     if (!signalled) {
       signalled = true;
       if (options.killAfter > 0) {
-        // Like GNU: the KILL deadline replaces the main timeout.
+        // Like GNU: the KILL deadline replaces the main timeout, and from
+        // now on SIGALRM means "kill".
+        killArmed = true;
         timer?.cancel();
-        killTimer = after(
-          options.killAfter,
-          guarded(() => {
-            killed = true;
-            send(SIGKILL);
-          }),
-        );
+        killTimer = after(options.killAfter, onAlarm);
       }
     }
   };
@@ -133,19 +165,40 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
   };
 
   let received: NodeJS.Signals | null = null;
+  // After the reap these ignore every signal: the pid may be someone else's
+  // by then (GNU timeout blocks them).
   const onSignal = guarded((name: NodeJS.Signals): void => {
+    if (!child || status) return;
     received = name;
     send(posix.signals[name]);
   });
+  // The timeout, the --kill-after deadline, or a SIGALRM from outside:
+  // for GNU timeout all three are its alarm going off.
+  const onAlarm = guarded((): void => {
+    if (!child || status) return;
+    if (killArmed) {
+      killed = true;
+      send(SIGKILL);
+    } else {
+      timedOut = true;
+      send(options.signal);
+    }
+  });
   const onChild = guarded(() => reap(false));
   // Listeners first: a signal that arrives during the spawn must not kill us
-  // and orphan the child. (Signal listeners do not keep the loop alive.)
-  for (const name of FORWARDED) process.on(name, onSignal);
+  // and orphan the child. They stay until this process exits, ignoring what
+  // comes after the reap; a listener removed would leave the signal at
+  // SIG_DFL, also SIGPIPE, which Node otherwise ignores. (Signal listeners
+  // do not keep the loop alive.)
+  for (const name of forwardedWith(options.signal)) process.on(name, onSignal);
+  process.on('SIGALRM', onAlarm);
   // Without pidfd the sentinel pipe stays open while a grandchild holds its
   // write end, so the child's own exit is also caught by SIGCHLD.
   if (!usePidfd) process.on('SIGCHLD', onChild);
+  // A reader that went away (`posix-process run -v ... 2>&1 | :`) must not
+  // end the supervision: the writes fail with EPIPE, as timeout's do.
+  process.stderr.on('error', () => {});
   const cleanup = (): void => {
-    for (const name of FORWARDED) process.off(name, onSignal);
     process.off('SIGCHLD', onChild);
     timer?.cancel();
     killTimer?.cancel();
@@ -168,6 +221,9 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
       // close-on-exec at start-up and they can no longer be told apart from
       // its own.
       ...(options.foreground ? {} : { pgid: 0 }),
+      // As timeout: should this process die without passing a signal on
+      // (SIGKILL), the command gets the timeout signal.
+      ...(options.signal > 0 ? { parentDeathSignal: options.signal } : {}),
     });
   } catch (err) {
     cleanup();
@@ -180,15 +236,12 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
     child.sentinel,
     guarded(() => reap(usePidfd)),
   );
+  // Our own peak RSS, which Linux folds into the command's rusage.maxRSS
+  // at its exec (docs/design.md, "The posix-process command").
+  const spawnerMaxRSS = process.resourceUsage().maxRSS;
   if (options.timeout > 0) {
     // Counted from just before the spawn, which itself takes about a millisecond.
-    timer = after(
-      Math.max(options.timeout - (performance.now() - started) / 1000, 0),
-      guarded(() => {
-        timedOut = true;
-        send(options.signal);
-      }),
-    );
+    timer = after(Math.max(options.timeout - (performance.now() - started) / 1000, 0), onAlarm);
   }
   // Without pidfd the pipe may hang up a moment before the child is
   // waitable, and SIGCHLD listeners do not keep the loop alive: hold it
@@ -216,6 +269,7 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
   const diedOfKill = st.signaled && st.termSignal === posix.signals.SIGKILL;
   if (timedOut && !options.preserveStatus && !diedOfKill) code = EXIT_TIMEDOUT;
 
+  if (st.coreDumped) process.stderr.write('posix-process: the monitored command dumped core\n');
   if (options.json) {
     const report = {
       command: argv,
@@ -227,13 +281,15 @@ export async function run(argv: string[], options: RunOptions): Promise<number> 
       killed,
       elapsed: Math.round(elapsed * 1e6) / 1e6,
       rusage: st.rusage,
+      maxRSSExact: st.rusage !== null && st.rusage.maxRSS > spawnerMaxRSS,
       raw: st.raw,
       status: code,
     };
     process.stderr.write(`${JSON.stringify(report)}\n`);
   }
   if (!timedOut && received !== null && RERAISED.includes(received) && st.termSignal === posix.signals[received]) {
-    // cleanup() removed our listeners, so the default action applies now.
+    // Without our listener the default action applies.
+    process.off(received, onSignal);
     process.kill(process.pid, received);
   }
   return code;
