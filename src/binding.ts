@@ -91,6 +91,8 @@ export interface Binding {
   pollConstants: Record<'POLLIN' | 'POLLPRI' | 'POLLOUT' | 'POLLERR' | 'POLLHUP' | 'POLLNVAL', number>;
   getpid(): number;
   getppid(): number;
+  /** Why a fork child's V8 platform cannot be kept off its absent worker threads (native/fork.cc), or null. */
+  forkPlatformProblem(): string | null;
   /**
    * fork with a sentinel (native/forkchild.cc). Parent: the child's pid and sentinel. Child (its
    * inherited I/O handles made inert): 0, or -(fd + 1) for the pipe sentinel's write end it holds.

@@ -11,6 +11,7 @@
 // whether the flag is still on (it can be switched off at run time).
 import { cachedDataVersionTag, setFlagsFromString } from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
+import { binding } from './binding.js';
 import { ProcessError } from './errors.js';
 
 // V8 accepts `-` or `_` inside names and `--no-x`, `--nox` for false; the
@@ -58,7 +59,10 @@ export function forkUnsafeReason(): string | null {
     return 'V8 may be running worker threads, which a forked child would not have';
   }
   if (!v8SingleThreaded()) return 'V8\'s --single-threaded flag was switched off at run time';
-  return null;
+  // Even single-threaded, V8 posts some work to the platform's worker
+  // threads; a child must be told it has none (docs/design.md, "Fork
+  // children that never hang").
+  return binding.forkPlatformProblem();
 }
 
 export function assertForkSafe(): void {
@@ -66,7 +70,7 @@ export function assertForkSafe(): void {
   if (reason === null) return;
   const hint = !isMainThread
     ? `Fork from the main thread, or use the 'spawn' start method.`
-    : process.platform !== 'linux'
+    : process.platform !== 'linux' || reason === binding.forkPlatformProblem()
       ? `Use the 'spawn' start method.`
       : `Run node with --single-threaded (node --single-threaded app.js; NODE_OPTIONS cannot carry it), ` +
         `or use the 'spawn' start method.`;
