@@ -124,6 +124,8 @@ export interface ForkBinding {
   abi: number;
   /** Why it must not touch the running libuv's private fields, or null. */
   layoutProblem: string | null;
+  /** Why a fork child's V8 platform cannot be kept off its absent worker threads (native/fork/fork.cc), or null. */
+  forkPlatformProblem(): string | null;
   fork(): number;
   /**
    * fork with a sentinel (native/forkchild.cc). Parent: the child's pid and sentinel. Child (its

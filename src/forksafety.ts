@@ -78,6 +78,11 @@ function thisNodeProblem(): string | null {
     const loaded = forkBinding();
     const internals = process as unknown as ExitInternals;
     if (typeof loaded === 'string') nodeProblem = loaded;
+    // Even single-threaded, V8 posts some work to the platform's worker
+    // threads: the child's platform must be told it has none, which needs
+    // this Node's platform to be found (docs/design.md, "Fork children that
+    // never hang").
+    else if (loaded.forkPlatformProblem() !== null) nodeProblem = loaded.forkPlatformProblem();
     else if (typeof internals.reallyExit !== 'function' || typeof internals._fatalException !== 'function') {
       // forkstart.ts installs the child's exit path on both.
       nodeProblem = 'this Node.js has no process.reallyExit/process._fatalException, which the fork child leaves through';
@@ -146,7 +151,7 @@ export function assertForkSafe(): void {
   if (reason === null) return;
   const hint = !isMainThread
     ? `Fork from the main thread, or use the 'spawn' start method.`
-    : process.platform !== 'linux' || nodeProblem !== null || selfCheck
+    : process.platform !== 'linux' || typeof nodeProblem === 'string' || selfCheck
       ? `Use the 'spawn' start method.`
       : `Run node with --single-threaded (node --single-threaded app.js; NODE_OPTIONS cannot carry it), ` +
         `or use the 'spawn' start method.`;

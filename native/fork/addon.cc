@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 
 #include "../common.h"
@@ -28,25 +29,30 @@ namespace {
 
 // The private libuv fields this addon reads or writes, as laid out in the
 // headers it was compiled against.
+// (The epoll batch parked in the loop's internal fields is not in any
+// header; forkchild.cc knows its place per libuv release, 1.46-1.52.)
 struct Layout {
-  size_t loop_watchers, loop_nwatchers, loop_wq, loop_wq_mutex;
+  size_t loop_watchers, loop_nwatchers, loop_nfds, loop_wq, loop_wq_mutex, loop_internal_fields;
+  size_t stream_io_watcher, udp_io_watcher, io_pending_queue, io_watcher_queue, io_pevents, io_events, io_fd;
   size_t stream_write_queue, stream_write_completed_queue;
   size_t write_queue, write_index, write_bufs, write_nbufs;
 };
 
 constexpr Layout kCompiled = {
-    offsetof(uv_loop_t, watchers),         offsetof(uv_loop_t, nwatchers),
-    offsetof(uv_loop_t, wq),               offsetof(uv_loop_t, wq_mutex),
-    offsetof(uv_stream_t, write_queue),    offsetof(uv_stream_t, write_completed_queue),
-    offsetof(uv_write_t, queue),           offsetof(uv_write_t, write_index),
-    offsetof(uv_write_t, bufs),            offsetof(uv_write_t, nbufs),
+    offsetof(uv_loop_t, watchers),      offsetof(uv_loop_t, nwatchers),
+    offsetof(uv_loop_t, nfds),          offsetof(uv_loop_t, wq),
+    offsetof(uv_loop_t, wq_mutex),      offsetof(uv_loop_t, internal_fields),
+    offsetof(uv_stream_t, io_watcher),  offsetof(uv_udp_t, io_watcher),
+    offsetof(uv__io_t, pending_queue),  offsetof(uv__io_t, watcher_queue),
+    offsetof(uv__io_t, pevents),        offsetof(uv__io_t, events),
+    offsetof(uv__io_t, fd),             offsetof(uv_stream_t, write_queue),
+    offsetof(uv_stream_t, write_completed_queue),
+    offsetof(uv_write_t, queue),        offsetof(uv_write_t, write_index),
+    offsetof(uv_write_t, bufs),         offsetof(uv_write_t, nbufs),
 };
 
 bool Same(const Layout& a, const Layout& b) {
-  return a.loop_watchers == b.loop_watchers && a.loop_nwatchers == b.loop_nwatchers && a.loop_wq == b.loop_wq &&
-         a.loop_wq_mutex == b.loop_wq_mutex && a.stream_write_queue == b.stream_write_queue &&
-         a.stream_write_completed_queue == b.stream_write_completed_queue && a.write_queue == b.write_queue &&
-         a.write_index == b.write_index && a.write_bufs == b.write_bufs && a.write_nbufs == b.write_nbufs;
+  return memcmp(&a, &b, sizeof(Layout)) == 0;
 }
 
 // Releases of libuv whose layout of those fields was read from their headers
@@ -60,7 +66,7 @@ struct KnownLayout {
 };
 
 constexpr KnownLayout kKnown[] = {
-    {46, 52, {104, 112, 120, 136, 192, 208, 88, 104, 112, 120}},
+    {46, 52, {104, 112, 116, 120, 136, 40, 136, 128, 8, 24, 40, 44, 48, 192, 208, 88, 104, 112, 120}},
 };
 
 std::string Hex(unsigned v) {

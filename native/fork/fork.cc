@@ -8,6 +8,8 @@
 //    MADV_DOFORK for the fork and back in the parent, only the ranges that
 //    were flipped.
 //  - uv_loop_fork() in the child, so it does not share the parent's epoll.
+//  - V8's task platform told, in the child, that it has no worker threads.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -20,8 +22,18 @@
 #include <cstring>
 
 #include <uv.h>
+#include <v8.h>
 
 #include "../common.h"
+
+// Two of Node's exported C++ functions (node.h, whose NAPI_VERSION clashes
+// with this N-API addon's).
+namespace node {
+class Environment;
+class MultiIsolatePlatform;
+__attribute__((visibility("default"))) Environment* GetCurrentEnvironment(v8::Local<v8::Context> context);
+__attribute__((visibility("default"))) MultiIsolatePlatform* GetMultiIsolatePlatform(Environment* env);
+}  // namespace node
 
 namespace pp {
 
@@ -139,6 +151,150 @@ void Advise(const std::vector<Range>& ranges, int advice) {
   }
 }
 
+// --- V8's worker threads, which a child does not have ----------------------
+//
+// Node's platform runs V8's background tasks on worker threads that wait on
+// one condition variable. A child has the condition variable, with those
+// waiters recorded in it, but not the threads: a task posted there is never
+// run, and once glibc has to switch waiter groups, pthread_cond_signal waits
+// for the missing waiters for ever. --single-threaded does not stop every
+// post (V8 11.3's weak-reference clearing job in each full GC, 14.6's
+// scavenger job, wasm tier-up, on all versions), and no flag does; V8's own
+// single-threaded platform simply has no worker threads. So the child's
+// platform object gets a copy of its vtable in which NumberOfWorkerThreads()
+// is 0 (a job created then runs wholly on the thread that joins it, and
+// posts nothing) and the worker-thread posts drop their task (an old job
+// then just finishes on the joining thread). The slots are found in the
+// parent by the addresses of NodePlatform's exported methods, whatever
+// their names in this Node version; without them the fork gate refuses.
+// ("Fork children that never hang" in docs/design.md.)
+
+constexpr size_t kVtableHeader = 2;  // offset-to-top and type_info (Itanium ABI)
+constexpr size_t kVtableScan = 64;   // more slots than v8::Platform has
+
+int NoWorkerThreads(void*) {
+  return 0;
+}
+
+// Replaces a post that takes the task as std::unique_ptr by value: the
+// caller owns that argument and destroys it (Itanium ABI), so ignoring it
+// drops the task.
+void DropWorkerTask(void*) {}
+
+enum Role { kCount, kPost, kPostDelayed, kRoles };
+
+struct PlatformSlot {
+  const char* symbol;
+  Role role;
+};
+
+// V8 11 (Node 20) posts through CallOnWorkerThread; V8 12+ through
+// PostTaskOnWorkerThreadImpl. Any one of each role suffices.
+const PlatformSlot kPlatformSlots[] = {
+    {"_ZN4node12NodePlatform21NumberOfWorkerThreadsEv", kCount},
+    {"_ZN4node12NodePlatform18CallOnWorkerThreadESt10unique_ptrIN2v84TaskESt14default_deleteIS3_EE", kPost},
+    {"_ZN4node12NodePlatform26PostTaskOnWorkerThreadImplEN2v812TaskPriorityESt10unique_ptrINS1_4TaskESt14default_"
+     "deleteIS4_EERKNS1_14SourceLocationE",
+     kPost},
+    {"_ZN4node12NodePlatform25CallDelayedOnWorkerThreadESt10unique_ptrIN2v84TaskESt14default_deleteIS3_EEd",
+     kPostDelayed},
+    {"_ZN4node12NodePlatform33PostDelayedTaskOnWorkerThreadImplEN2v812TaskPriorityESt10unique_ptrINS1_4TaskESt14de"
+     "fault_deleteIS4_EEdRKNS1_14SourceLocationE",
+     kPostDelayed},
+};
+
+struct WorkerThreadPatch {
+  bool looked = false;
+  const char* problem = nullptr;  // why the child's platform cannot be fixed
+  void** object = nullptr;        // the platform object (its first word: the vptr)
+  size_t slots = 0;               // vtable slots copied
+  size_t count = 0;
+  struct {
+    size_t index;
+    void* fn;
+  } patches[sizeof(kPlatformSlots) / sizeof(kPlatformSlots[0])];
+};
+
+WorkerThreadPatch worker_patch;
+
+// How many pointer-sized slots from `table` stay inside its mapping (the
+// scan must not run off the end of the binary's read-only data).
+size_t SlotsInMapping(void** table, size_t want) {
+  if (!ReadProcFile("/proc/self/maps", &cache.scratch)) return 0;
+  auto addr = reinterpret_cast<uintptr_t>(table);
+  const char* p = cache.scratch.c_str();
+  while (*p != '\0') {
+    char* dash = nullptr;
+    uintptr_t start = strtoull(p, &dash, 16);
+    uintptr_t end = (dash != nullptr && *dash == '-') ? strtoull(dash + 1, nullptr, 16) : 0;
+    if (addr >= start + kVtableHeader * sizeof(void*) && addr < end) {
+      size_t room = (end - addr) / sizeof(void*);
+      return room < want ? room : want;
+    }
+    const char* eol = strchr(p, '\n');
+    if (eol == nullptr) break;
+    p = eol + 1;
+  }
+  return 0;
+}
+
+// In the parent, once: null when the child's platform can be fixed.
+const char* LocateWorkerThreadSlots() {
+  if (worker_patch.looked) return worker_patch.problem;
+  worker_patch.looked = true;
+  static const char* const kUnknown =
+      "this Node.js process runs V8 on a task platform whose worker threads a forked child could not be told "
+      "apart from";
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  node::Environment* environment = isolate == nullptr ? nullptr : node::GetCurrentEnvironment(isolate->GetCurrentContext());
+  node::MultiIsolatePlatform* platform = environment == nullptr ? nullptr : node::GetMultiIsolatePlatform(environment);
+  if (platform == nullptr) return worker_patch.problem = kUnknown;
+  void** object = reinterpret_cast<void**>(platform);
+  void** vtable = static_cast<void**>(*object);
+  size_t slots = SlotsInMapping(vtable, kVtableScan);
+  bool have[kRoles] = {};
+  for (const PlatformSlot& slot : kPlatformSlots) {
+    void* fn = dlsym(RTLD_DEFAULT, slot.symbol);
+    if (fn == nullptr) continue;
+    size_t found = slots;
+    for (size_t i = 0; i < slots; i++) {
+      if (vtable[i] != fn) continue;
+      if (found != slots) return worker_patch.problem = kUnknown;  // ambiguous
+      found = i;
+    }
+    if (found == slots) continue;
+    void* replacement = slot.role == kCount ? reinterpret_cast<void*>(&NoWorkerThreads) : reinterpret_cast<void*>(&DropWorkerTask);
+    worker_patch.patches[worker_patch.count++] = {found, replacement};
+    have[slot.role] = true;
+  }
+  if (!have[kCount] || !have[kPost] || !have[kPostDelayed]) return worker_patch.problem = kUnknown;
+  worker_patch.object = object;
+  worker_patch.slots = slots;
+  return nullptr;
+}
+
+// In the child, before any JS (and so any GC) runs: the platform object
+// points at a patched copy of its vtable. A copy, not the table itself: the
+// table is read-only memory of the node binary, shared by nothing else here
+// but mapped read-only. (A grandchild inherits the copy already patched.)
+void ForgetWorkerThreads() {
+  if (worker_patch.object == nullptr) return;
+  static void* table[kVtableHeader + kVtableScan];
+  void** vtable = static_cast<void**>(*worker_patch.object);
+  if (vtable == table + kVtableHeader) return;
+  memcpy(table, vtable - kVtableHeader, (kVtableHeader + worker_patch.slots) * sizeof(void*));
+  for (size_t i = 0; i < worker_patch.count; i++) {
+    table[kVtableHeader + worker_patch.patches[i].index] = worker_patch.patches[i].fn;
+  }
+  *worker_patch.object = table + kVtableHeader;
+}
+
+// forkPlatformProblem(): why a fork child's platform cannot be fixed, or null.
+Napi::Value ForkPlatformProblem(const Napi::CallbackInfo& info) {
+  const char* problem = LocateWorkerThreadSlots();
+  return problem == nullptr ? info.Env().Null() : Napi::String::New(info.Env(), problem);
+}
+
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ForkProcess(info.Env()));
 }
@@ -152,6 +308,8 @@ int ForkProcess(Napi::Env env) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
     throw Napi::Error::New(env, "fork: cannot get the event loop");
   }
+  // Normally done by the fork gate already (which refuses when it fails).
+  LocateWorkerThreadSlots();
   const std::vector<Range>& ranges = DontForkRanges();
   Advise(ranges, MADV_DOFORK);
 
@@ -166,6 +324,7 @@ int ForkProcess(Napi::Env env) {
     // The cache describes the parent's flags: in this copy the flipped
     // ranges are plain DOFORK memory. Start afresh on our own next fork.
     cache.valid = false;
+    ForgetWorkerThreads();
     int rc = uv_loop_fork(loop);
     // A threadpool thread of the parent may have held this lock at the
     // fork; no thread here would ever release it, and the child's own first
@@ -192,6 +351,7 @@ int ForkProcess(Napi::Env env) {
 
 void InitFork(Napi::Env env, Napi::Object exports) {
   exports.Set("fork", Napi::Function::New(env, Fork, "fork"));
+  exports.Set("forkPlatformProblem", Napi::Function::New(env, ForkPlatformProblem, "forkPlatformProblem"));
 }
 
 }  // namespace pp

@@ -6,12 +6,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
 
 #include <uv.h>
 #include <v8.h>
@@ -40,11 +42,19 @@ int Dup3Retry(int from, int to, int flags) {
 }
 
 // What the walk needs: fds to put under the parent's handles, made lazily.
+// All non-blocking: should libuv still touch one (a read or write loop of
+// the parent's that the child returns into), it gets EAGAIN or an error
+// at once, never a read(2) or write(2) that blocks for ever.
 struct Inert {
   // Read end of a pipe whose write end stays open here: never readable,
   // never writable, and pollable (epoll refuses /dev/null with EPERM, which
-  // libuv answers with abort()).
+  // libuv answers with abort()). write(2) on it fails with EBADF.
   int dead = -1;
+  // One end of a socket pair whose other end stays open here and whose send
+  // buffer is full: read(2) and write(2) both say EAGAIN and poll never
+  // reports it ready, so a write queued on a stream stays queued (libuv
+  // waits for POLLOUT) instead of failing into the parent's JS callbacks.
+  int mute = -1;
   // Read end of a pipe whose write end is closed: always at end-of-file.
   int eof = -1;
   bool stdin_handled = false;
@@ -53,10 +63,36 @@ struct Inert {
   int Dead() {
     if (dead < 0) {
       int p[2];
-      if (pipe2(p, O_CLOEXEC) < 0) return -1;
+      if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return -1;
       dead = p[0];  // p[1] is kept open on purpose (one fd, for life).
     }
     return dead;
+  }
+
+  int Mute() {
+    if (mute < 0) {
+      int s[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s) < 0) return -1;
+      // The smallest send buffer the kernel allows (~4.5 KB), then filled.
+      int size = 1;
+      setsockopt(s[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+      static const char fill[4096] = {};
+      bool full = false;
+      for (int i = 0; i < 64 && !full; i++) {
+        ssize_t n = send(s[0], fill, sizeof(fill), MSG_NOSIGNAL);
+        if (n < 0 && errno != EINTR) {
+          full = errno == EAGAIN || errno == EWOULDBLOCK;
+          if (!full) break;
+        }
+      }
+      if (!full) {
+        close(s[0]);
+        close(s[1]);
+        return -1;
+      }
+      mute = s[0];  // s[1] is kept open on purpose (one fd, for life).
+    }
+    return mute;
   }
 
   int Eof() {
@@ -87,15 +123,44 @@ void ForEachHandle(uv_loop_t* loop, Fn fn) {
   }
 }
 
+// Unlinks a queue node from whatever list holds it (libuv's own queue
+// removal; a node in no list is linked to itself and stays so).
+void Unlink(struct uv__queue* q) {
+  q->prev->next = q->next;
+  q->next->prev = q->prev;
+  q->next = q;
+  q->prev = q;
+}
+
+// Takes an inherited handle's I/O watcher off the loop, as libuv's
+// uv__io_stop does for every event, and off the pending queue: the
+// parent's work that libuv had queued for it (write completions to
+// report, a connect error) is the parent's, not the child's. With no
+// watcher left for its fd, libuv itself skips any event still reported
+// for it ("Fork children that never hang" in docs/design.md).
+void DetachWatcher(uv_loop_t* loop, uv__io_t* w) {
+  if (w->fd >= 0 && static_cast<unsigned>(w->fd) < loop->nwatchers && loop->watchers[w->fd] == w) {
+    loop->watchers[w->fd] = nullptr;
+    loop->nfds--;
+  }
+  w->pevents = 0;
+  w->events = 0;
+  Unlink(&w->watcher_queue);
+  Unlink(&w->pending_queue);
+}
+
 // After uv_loop_fork the child's new epoll re-registers every watcher it
 // inherited, so the parent's listening sockets would accept here and its
 // connections would be read here. Closing the handles (uv_close) would
 // leave Node's JS wrappers thinking they are open, and a later close() from
 // an inherited 'exit' listener or timer would hit libuv's double-close
-// assert. Instead the fd under each handle is replaced by an inert pipe
+// assert. Instead the fd under each handle is replaced by an inert one
 // (dup3), so the wrappers stay consistent, the kernel objects are no longer
 // held by this process (a peer sees the parent's close as it should), and
-// no event ever fires. The handle is unref'd so it keeps nothing alive.
+// no event ever fires. Reading stops (public libuv calls), so a read loop
+// of the parent's that the child returns into after the unwinding (libuv
+// reads up to 32 times per event) ends at once, and the watcher leaves the
+// loop. The handle is unref'd so it keeps nothing alive.
 void NeutralizeHandle(uv_handle_t* handle, Inert* inert) {
   if (uv_is_closing(handle)) return;
   switch (handle->type) {
@@ -108,10 +173,24 @@ void NeutralizeHandle(uv_handle_t* handle, Inert* inert) {
       // stdout/stderr stay: the child prints through the same streams.
       if (fd == 1 || fd == 2) return;
       // stdin: the child must not read the parent's input; it gets EOF,
-      // as CPython's children get /dev/null.
-      int target = fd == 0 ? inert->Eof() : inert->Dead();
+      // as CPython's children get /dev/null. A TTY may write blocking
+      // (libuv retries EAGAIN at once), and a UDP socket's sends carry an
+      // address a socket pair refuses: both get the dead pipe, whose errors
+      // end a write at once. Other streams get the mute socket.
+      int target = fd == 0                                            ? inert->Eof()
+                   : handle->type == UV_TTY || handle->type == UV_UDP ? inert->Dead()
+                                                                      : inert->Mute();
       if (target < 0 || Dup3Retry(target, fd, fd == 0 ? 0 : O_CLOEXEC) < 0) return;
       if (fd == 0) inert->stdin_handled = true;
+      if (handle->type == UV_UDP) {
+        auto* udp = reinterpret_cast<uv_udp_t*>(handle);
+        uv_udp_recv_stop(udp);
+        DetachWatcher(handle->loop, &udp->io_watcher);
+      } else {
+        auto* stream = reinterpret_cast<uv_stream_t*>(handle);
+        uv_read_stop(stream);
+        DetachWatcher(handle->loop, &stream->io_watcher);
+      }
       uv_unref(handle);
       inert->count++;
       return;
@@ -136,6 +215,45 @@ void NeutralizeHandle(uv_handle_t* handle, Inert* inert) {
       // ours (src/watch.ts) drop theirs in an at-fork hook.
       return;
   }
+}
+
+// Forked from inside an I/O callback: libuv is walking the parent's epoll
+// results and goes on to the next ones after our frames unwind, for fds
+// that are inert pipes here now. Its own uv__platform_invalidate_fd marks
+// an entry dead with fd -1; the child does that to the whole batch. Since
+// libuv 1.45 the batch is announced in a pointer at the end of the loop's
+// internal fields (`inv`), whose offset moved with io_uring's ring struct
+// (1.46-1.49: 472, Node 20; 1.50-1.52: 440, Node 22, 24, 26; read from
+// their binaries' debug info). For another libuv nothing is cleared, and
+// DetachWatcher still keeps the parent's handles out of the batch.
+struct ParkedBatch {
+  struct epoll_event (*prep)[256];
+  struct epoll_event* events;
+  int nfds;
+};
+
+void DropParentEventBatch(uv_loop_t* loop) {
+  unsigned int version = uv_version();
+  size_t offset;
+  if (version >= 0x012e00 && version < 0x013200) {
+    offset = 472;
+  } else if (version >= 0x013200 && version < 0x013300) {
+    offset = 440;
+  } else {
+    return;
+  }
+  ParkedBatch* batch;
+  memcpy(&batch, static_cast<char*>(loop->internal_fields) + offset, sizeof(batch));
+  if (batch == nullptr) return;  // not forked from inside uv__io_poll
+  // The batch lives in uv__io_poll's frame, on this stack above ours: a
+  // pointer that is not there is no batch, and is left alone.
+  char here;
+  auto above = [&here](const void* p) {
+    auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(&here);
+    return a > b && a - b < (size_t{256} << 20);
+  };
+  if (!above(batch) || !above(batch->events) || batch->nfds < 0 || batch->nfds > 1024) return;
+  for (int i = 0; i < batch->nfds; i++) batch->events[i].data.fd = -1;
 }
 
 // forkChild(): fork with a sentinel. Parent: { pid, pidfd, sentinel }.
@@ -165,19 +283,7 @@ Napi::Value ForkChild(const Napi::CallbackInfo& info) {
     // parent's. Work still running never completes here at all.
     loop->wq.next = &loop->wq;
     loop->wq.prev = &loop->wq;
-    // Forked from inside an I/O callback: libuv is walking the parent's
-    // epoll results and would go on to the next ones after our frames
-    // unwind (accepting on a listening socket made inert would fail with
-    // ENOTSOCK in the parent's server object, here). libuv parks that batch
-    // in the two slots after the watcher array and skips entries whose fd
-    // is -1 (what its own uv__platform_invalidate_fd does).
-    if (loop->watchers != nullptr) {
-      auto* events = static_cast<struct epoll_event*>(static_cast<void*>(loop->watchers[loop->nwatchers]));
-      auto nfds = reinterpret_cast<uintptr_t>(loop->watchers[loop->nwatchers + 1]);
-      if (events != nullptr) {
-        for (uintptr_t i = 0; i < nfds; i++) events[i].data.fd = -1;
-      }
-    }
+    DropParentEventBatch(loop);
     Inert inert;
     ForEachHandle(loop, [&inert](uv_handle_t* handle) { NeutralizeHandle(handle, &inert); });
     if (!inert.stdin_handled) {
@@ -194,6 +300,7 @@ Napi::Value ForkChild(const Napi::CallbackInfo& info) {
       }
     }
     if (inert.dead >= 0) close(inert.dead);  // its dup3 copies remain
+    if (inert.mute >= 0) close(inert.mute);
     if (inert.eof >= 0) close(inert.eof);
     // A plain number, not an object: a new object shape made in every child
     // means new maps and transition entries, i.e. more pages to copy.
