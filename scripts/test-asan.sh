@@ -40,11 +40,26 @@ if grep -E "warning:" "$asan_dir/build.log" >&2; then
   echo "test-asan: the build has warnings" >&2
   exit 2
 fi
-addon="$asan_dir/build/Release/posix_process.node"
-if ! nm -D "$addon" | grep __asan_ >/dev/null; then
-  echo "test-asan: $addon is not instrumented" >&2
+#    The fork addon (native/fork/) the same way, in its own gyp tree.
+if ! (cd "$asan_dir/native/fork" &&
+  npx --no-install node-gyp configure -- -Dasan=1 &&
+  CXXFLAGS="$asan_flags" LDFLAGS="-fsanitize=address" npx --no-install node-gyp build) >"$asan_dir/build-fork.log" 2>&1; then
+  cat "$asan_dir/build-fork.log" >&2
   exit 2
 fi
+if grep -E "warning:" "$asan_dir/build-fork.log" >&2; then
+  echo "test-asan: the fork addon's build has warnings" >&2
+  exit 2
+fi
+addon="$asan_dir/build/Release/posix_process.node"
+fork_addon="$asan_dir/native/fork/build/Release/posix_process_fork.node"
+export POSIX_PROCESS_FORK_PREBUILD="$fork_addon"
+for built in "$addon" "$fork_addon"; do
+  if ! nm -D "$built" | grep __asan_ >/dev/null; then
+    echo "test-asan: $built is not instrumented" >&2
+    exit 2
+  fi
+done
 
 # 2. The TypeScript layer as usual.
 npx --no-install tsc -p .
@@ -64,7 +79,7 @@ for no_pidfd in 0 1; do
     npx --no-install mocha --no-config --timeout 120000 --slow 5000 "${specs[@]}" || status=$?
 done
 
-# 4. The fork suite (native/fork.cc, forkchild.cc), under --single-threaded
+# 4. The fork suite (the fork addon, native/fork/), under --single-threaded
 #    as always; its fixtures inherit the preload and the build override.
 #    Left out: the one test that forks while threadpool threads malloc
 #    (pbkdf2 and fs work in flight). GCC 12's ASan allocator, which replaces
@@ -82,9 +97,10 @@ POSIX_PROCESS_PREBUILD="$asan_dir" \
 POSIX_PROCESS_PREBUILD="$asan_dir" LD_PRELOAD="$libasan" ASAN_OPTIONS=detect_leaks=0 \
   node --input-type=module -e "
     import { readFileSync } from 'node:fs';
-    await import('$root/dist/binding.js');
+    const { forkBinding } = await import('$root/dist/binding.js');
+    if (typeof forkBinding() === 'string') { console.error('test-asan: ' + forkBinding()); process.exit(3); }
     const maps = readFileSync('/proc/self/maps', 'utf8');
-    if (!maps.includes('$addon')) { console.error('test-asan: the ASan build was not loaded'); process.exit(3); }
+    if (!maps.includes('$addon') || !maps.includes('$fork_addon')) { console.error('test-asan: the ASan builds were not loaded'); process.exit(3); }
   " || status=$?
 
 # Errors fail the run. Warnings are shown: the spawn child runs on a stack
@@ -109,6 +125,6 @@ if [ "$status" -ne 0 ] && [ "$errors" -eq 0 ]; then
   echo "test-asan: no AddressSanitizer error, but the tests failed (status $status)" >&2
 fi
 if [ "$status" -eq 0 ]; then
-  echo "test-asan: no AddressSanitizer error; posix tests (both sentinel paths) and the fork suite passed on the ASan build ($addon)"
+  echo "test-asan: no AddressSanitizer error; posix tests (both sentinel paths) and the fork suite passed on the ASan builds ($addon, $fork_addon)"
 fi
 exit "$status"

@@ -171,7 +171,8 @@ let forkLoaded: ForkBinding | string | undefined;
  * The fork addon for the running Node, or the reason there is none. Loaded
  * at the first call, not at import: the one built from source
  * (native/fork/build/Release) if it was built for this Node's ABI, else the
- * prebuild for this ABI (prebuilds/<platform>-<arch>/fork/node.abi<N>.<libc>.node).
+ * prebuild for this ABI (prebuilds/<platform>-<arch>/fork/node.abi<N>.<libc>.node);
+ * POSIX_PROCESS_FORK_PREBUILD=<file> names the one file to try instead.
  */
 export function forkBinding(): ForkBinding | string {
   if (forkLoaded === undefined) forkLoaded = loadFork();
@@ -185,6 +186,8 @@ function loadFork(): ForkBinding | string {
     join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'fork', `node.abi${abi}.${libc}.node`),
   ];
   if (!process.env.PREBUILDS_ONLY) candidates.unshift(join(root, 'native', 'fork', 'build', 'Release', 'posix_process_fork.node'));
+  // A build to test instead (the ASan run's), like node-gyp-build's POSIX_PROCESS_PREBUILD.
+  if (process.env.POSIX_PROCESS_FORK_PREBUILD) candidates.splice(0, candidates.length, process.env.POSIX_PROCESS_FORK_PREBUILD);
   const problems: string[] = [];
   for (const file of candidates) {
     if (!existsSync(file)) continue;
