@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { binding, forkBinding } from '../dist/binding.js';
 import { posix } from '../dist/index.js';
 import { readAll, release } from './fixtures/posix-util.js';
+import { describeHang } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/fuzz-group.js', import.meta.url));
 const RUNS = Number(process.env.POSIX_FUZZ_RUNS ?? 300);
@@ -40,9 +41,10 @@ function runGroup(group) {
   try {
     const status = posix.waitpidTimeout(child.pid, 100);
     if (status === null) {
+      const doing = describeHang(child.pid);
       posix.kill(child.pid, 'SIGKILL');
       posix.waitpid(child.pid);
-      throw new Error(`fuzz group ${group} hung (seed ${SEED})`);
+      throw new Error(`fuzz group ${group} hung (seed ${SEED}); ${doing}`);
     }
     const out = readAll(r, 1000);
     const err = readAll(er, 1000);

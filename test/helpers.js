@@ -1,7 +1,7 @@
 // Shared test helpers: real fd and zombie counts from /proc.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { release } from 'node:os';
 
@@ -105,4 +105,38 @@ export function cli(args, { input, stdio, onSpawn, onStdout } = {}) {
 export function kernelKeepsExitStatus(pidfd) {
   const [major, minor] = release().split('.').map(Number);
   return pidfd && (major > 6 || (major === 6 && minor >= 15));
+}
+
+/**
+ * What a hung process is doing, for the failure message: each thread's
+ * name, state and kernel wait channel from /proc, and, where gdb is
+ * installed (.ci/run installs it), every thread's backtrace. Call before
+ * killing it.
+ */
+export function describeHang(pid) {
+  const lines = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const read = (f) => {
+        try {
+          return readFileSync(`/proc/${pid}/task/${tid}/${f}`, 'utf8').trim();
+        } catch {
+          return '?';
+        }
+      };
+      const stat = read('stat');
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      lines.push(`  thread ${tid} ${read('comm')}: state ${state}, wchan ${read('wchan')}, syscall ${read('syscall').split(' ')[0]}`);
+    }
+  } catch (error) {
+    lines.push(`  /proc/${pid}: ${error.code ?? error.message}`);
+  }
+  const gdb = spawnSync('gdb', ['-p', String(pid), '-batch', '-nx', '-ex', 'thread apply all bt 30'], {
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  if (gdb.error === undefined && gdb.stdout) {
+    lines.push(...gdb.stdout.split('\n').filter((l) => /^(Thread|#)/.test(l)).map((l) => `  ${l}`));
+  }
+  return `what pid ${pid} was doing:\n${lines.join('\n')}`;
 }

@@ -3,16 +3,18 @@
 import { closeSync, readSync } from 'node:fs';
 import { forkChild } from '../../dist/forkstart.js';
 import { binding, forkBinding } from '../../dist/binding.js';
+import { describeHang } from '../helpers.js';
 
 // A fork child that has not ended by then has hung: the test fails (and the
 // child is killed) instead of hanging the suite.
 const DEADLINE_MS = 60000;
 
 function hung(started) {
+  const doing = describeHang(started.pid);
   binding.kill(started.pid, 9);
   binding.waitpid(started.pid);
   closeSync(started.sentinel);
-  return new Error(`fork child ${started.pid} hung: not done within ${DEADLINE_MS / 1000} s`);
+  return new Error(`fork child ${started.pid} hung: not done within ${DEADLINE_MS / 1000} s; ${doing}`);
 }
 
 /** Reads fd to EOF as a string; null if that takes past `deadline` (a Date.now() value). */
