@@ -173,15 +173,23 @@ void NeutralizeHandle(uv_handle_t* handle, Inert* inert) {
       // stdout/stderr stay: the child prints through the same streams.
       if (fd == 1 || fd == 2) return;
       // stdin: the child must not read the parent's input; it gets EOF,
-      // as CPython's children get /dev/null. A TTY may write blocking
-      // (libuv retries EAGAIN at once), and a UDP socket's sends carry an
-      // address a socket pair refuses: both get the dead pipe, whose errors
-      // end a write at once. Other streams get the mute socket.
-      int target = fd == 0                                            ? inert->Eof()
-                   : handle->type == UV_TTY || handle->type == UV_UDP ? inert->Dead()
-                                                                      : inert->Mute();
-      if (target < 0 || Dup3Retry(target, fd, fd == 0 ? 0 : O_CLOEXEC) < 0) return;
-      if (fd == 0) inert->stdin_handled = true;
+      // as CPython's children get /dev/null. A read of the parent's that is
+      // on goes on, so the child sees that end-of-file ('end'), and no read
+      // of it can block.
+      if (fd == 0) {
+        int eof = inert->Eof();
+        if (eof < 0 || Dup3Retry(eof, 0, 0) < 0) return;
+        inert->stdin_handled = true;
+        uv_unref(handle);
+        inert->count++;
+        return;
+      }
+      // Other handles fall silent. A TTY may write blocking (libuv retries
+      // EAGAIN at once), and a UDP socket's sends carry an address a socket
+      // pair refuses: both get the dead pipe, whose errors end a write at
+      // once. Other streams get the mute socket.
+      int target = handle->type == UV_TTY || handle->type == UV_UDP ? inert->Dead() : inert->Mute();
+      if (target < 0 || Dup3Retry(target, fd, O_CLOEXEC) < 0) return;
       if (handle->type == UV_UDP) {
         auto* udp = reinterpret_cast<uv_udp_t*>(handle);
         uv_udp_recv_stop(udp);
