@@ -181,14 +181,19 @@ describe('fork children never hang: the parent\'s handles with data in flight', 
     expect(spy.ranInChildren()).to.deep.equal([]);
   });
 
-  it('fs.watch: a directory whose files keep changing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pp-watch-'));
+  it('fs.watch: a directory whose files keep changing, watched twice', async () => {
+    // Two watchers of one directory share libuv's watcher list: a fork from
+    // the first one's callback leaves libuv iterating that list.
     const spy = childCallbackSpy();
+    const dir = mkdtempSync(join(tmpdir(), 'pp-watch-'));
     const watcher = watch(dir);
+    const second = watch(dir);
     let changes = 0;
     watcher.on('change', spy.wrap('change', () => changes++));
+    second.on('change', spy.wrap('second change', () => {}));
     const errors = [];
     watcher.on('error', spy.wrap('watch error', (error) => errors.push(error.code)));
+    second.on('error', spy.wrap('watch error', (error) => errors.push(error.code)));
     const writer = spawn('sh', ['-c', 'while :; do echo x > "$0/a"; mv "$0/a" "$0/b"; done', dir], { stdio: 'ignore' });
     await once(watcher, 'change');
     const stats = await forkSequence(COUNT, { name: 'fs.watch', start: mixedStart(watcher, 'change') });
@@ -197,6 +202,7 @@ describe('fork children never hang: the parent\'s handles with data in flight', 
     writer.kill();
     await once(writer, 'close');
     watcher.close();
+    second.close();
     rmSync(dir, { recursive: true, force: true });
     expectAllClean(stats, COUNT);
     expect(errors).to.deep.equal([]);
