@@ -38,6 +38,8 @@ __attribute__((visibility("default"))) MultiIsolatePlatform* GetMultiIsolatePlat
 namespace pp {
 
 void DropInheritedContinuation();                          // forkchild.cc
+bool DetachInotifyDispatch(uv_loop_t* loop);               // forkchild.cc
+void RearmInotify(uv_loop_t* loop);                        // forkchild.cc
 int ForkProcess(Napi::Env env);
 
 namespace {
@@ -218,7 +220,8 @@ struct WorkerThreadPatch {
 WorkerThreadPatch worker_patch;
 
 // How many pointer-sized slots from `table` stay inside its mapping (the
-// scan must not run off the end of the binary's read-only data).
+// scan must not run off the end of the binary's read-only data). Reuses
+// the maps buffer of the DONTFORK cache; this runs once.
 size_t SlotsInMapping(void** table, size_t want) {
   if (!ReadProcFile("/proc/self/maps", &cache.scratch)) return 0;
   auto addr = reinterpret_cast<uintptr_t>(table);
@@ -246,8 +249,10 @@ const char* LocateWorkerThreadSlots() {
       "this Node.js process runs V8 on a task platform whose worker threads a forked child could not be told "
       "apart from";
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  node::Environment* environment = isolate == nullptr ? nullptr : node::GetCurrentEnvironment(isolate->GetCurrentContext());
-  node::MultiIsolatePlatform* platform = environment == nullptr ? nullptr : node::GetMultiIsolatePlatform(environment);
+  node::Environment* environment =
+      isolate == nullptr ? nullptr : node::GetCurrentEnvironment(isolate->GetCurrentContext());
+  node::MultiIsolatePlatform* platform =
+      environment == nullptr ? nullptr : node::GetMultiIsolatePlatform(environment);
   if (platform == nullptr) return worker_patch.problem = kUnknown;
   void** object = reinterpret_cast<void**>(platform);
   void** vtable = static_cast<void**>(*object);
@@ -263,7 +268,8 @@ const char* LocateWorkerThreadSlots() {
       found = i;
     }
     if (found == slots) continue;
-    void* replacement = slot.role == kCount ? reinterpret_cast<void*>(&NoWorkerThreads) : reinterpret_cast<void*>(&DropWorkerTask);
+    void* replacement = slot.role == kCount ? reinterpret_cast<void*>(&NoWorkerThreads)
+                                            : reinterpret_cast<void*>(&DropWorkerTask);
     worker_patch.patches[worker_patch.count++] = {found, replacement};
     have[slot.role] = true;
   }
@@ -274,9 +280,8 @@ const char* LocateWorkerThreadSlots() {
 }
 
 // In the child, before any JS (and so any GC) runs: the platform object
-// points at a patched copy of its vtable. A copy, not the table itself: the
-// table is read-only memory of the node binary, shared by nothing else here
-// but mapped read-only. (A grandchild inherits the copy already patched.)
+// points at a patched copy of its vtable (the table itself is read-only
+// data of the node binary). A grandchild inherits the copy, patched.
 void ForgetWorkerThreads() {
   if (worker_patch.object == nullptr) return;
   static void* table[kVtableHeader + kVtableScan];
@@ -325,7 +330,9 @@ int ForkProcess(Napi::Env env) {
     // ranges are plain DOFORK memory. Start afresh on our own next fork.
     cache.valid = false;
     ForgetWorkerThreads();
+    bool rearm = DetachInotifyDispatch(loop);
     int rc = uv_loop_fork(loop);
+    if (rc == 0 && rearm) RearmInotify(loop);
     // A threadpool thread of the parent may have held this lock at the
     // fork; no thread here would ever release it, and the child's own first
     // threadpool completion would deadlock. uv_loop_fork leaves it alone.

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -173,15 +174,23 @@ void NeutralizeHandle(uv_handle_t* handle, Inert* inert) {
       // stdout/stderr stay: the child prints through the same streams.
       if (fd == 1 || fd == 2) return;
       // stdin: the child must not read the parent's input; it gets EOF,
-      // as CPython's children get /dev/null. A TTY may write blocking
-      // (libuv retries EAGAIN at once), and a UDP socket's sends carry an
-      // address a socket pair refuses: both get the dead pipe, whose errors
-      // end a write at once. Other streams get the mute socket.
-      int target = fd == 0                                            ? inert->Eof()
-                   : handle->type == UV_TTY || handle->type == UV_UDP ? inert->Dead()
-                                                                      : inert->Mute();
-      if (target < 0 || Dup3Retry(target, fd, fd == 0 ? 0 : O_CLOEXEC) < 0) return;
-      if (fd == 0) inert->stdin_handled = true;
+      // as CPython's children get /dev/null. A read of the parent's that is
+      // on goes on, so the child sees that end-of-file ('end'), and no read
+      // of it can block.
+      if (fd == 0) {
+        int eof = inert->Eof();
+        if (eof < 0 || Dup3Retry(eof, 0, 0) < 0) return;
+        inert->stdin_handled = true;
+        uv_unref(handle);
+        inert->count++;
+        return;
+      }
+      // Other handles fall silent. A TTY may write blocking (libuv retries
+      // EAGAIN at once), and a UDP socket's sends carry an address a socket
+      // pair refuses: both get the dead pipe, whose errors end a write at
+      // once. Other streams get the mute socket.
+      int target = handle->type == UV_TTY || handle->type == UV_UDP ? inert->Dead() : inert->Mute();
+      if (target < 0 || Dup3Retry(target, fd, O_CLOEXEC) < 0) return;
       if (handle->type == UV_UDP) {
         auto* udp = reinterpret_cast<uv_udp_t*>(handle);
         uv_udp_recv_stop(udp);
@@ -529,6 +538,79 @@ Napi::Value ForkContinue(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+// Forked from inside an fs.watch callback (or a microtask it queued):
+// libuv's uv__inotify_read is iterating one watcher list, and resumes in
+// the child after the unwinding with a pointer to it. uv_loop_fork's
+// uv__inotify_fork frees every list (to re-create them), so the resumed
+// loop used freed memory (a SIGSEGV in RB_REMOVE, or a double free). Such
+// a child (fork.cc calls this before uv_loop_fork) gives up the parent's
+// fs.watch handles instead: on an inotify instance of its own, so that no
+// watch of the parent's is removed, every fs_event handle is stopped
+// (libuv frees the lists nobody iterates); the iterated list is taken out
+// of the (now one-node) tree and kept alive by a node of ours in its queue,
+// which the resumed loop then sees as not empty. Layout: libuv's private
+// struct watcher_list (src/unix/linux.c), the same in 1.46-1.52.
+// Returns whether the child must re-create its inotify instance after
+// uv_loop_fork (RearmInotify).
+namespace {
+struct InotifyWatcherList {
+  struct {  // RB_ENTRY (uv/tree.h)
+    InotifyWatcherList* left;
+    InotifyWatcherList* right;
+    InotifyWatcherList* parent;
+    int color;
+  } entry;
+  struct uv__queue watchers;
+  int iterating;
+  char* path;
+  int wd;
+};
+
+bool AnyIterating(const InotifyWatcherList* w) {
+  return w != nullptr && (w->iterating != 0 || AnyIterating(w->entry.left) || AnyIterating(w->entry.right));
+}
+}  // namespace
+
+bool DetachInotifyDispatch(uv_loop_t* loop) {
+  unsigned int version = uv_version();
+  if (version < 0x012e00 || version >= 0x013300) return false;
+  auto* root = static_cast<InotifyWatcherList*>(loop->inotify_watchers);
+  if (loop->inotify_fd < 0 || !AnyIterating(root)) return false;
+  int own = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (own < 0) return false;
+  int replaced = Dup3Retry(own, loop->inotify_fd, O_CLOEXEC);
+  close(own);
+  if (replaced < 0) return false;
+  ForEachHandle(loop, [](uv_handle_t* handle) {
+    if (handle->type == UV_FS_EVENT) uv_fs_event_stop(reinterpret_cast<uv_fs_event_t*>(handle));
+  });
+  root = static_cast<InotifyWatcherList*>(loop->inotify_watchers);
+  if (root == nullptr || root->iterating == 0 || root->entry.left != nullptr || root->entry.right != nullptr) {
+    return true;
+  }
+  static struct uv__queue keep;
+  keep.next = &root->watchers;
+  keep.prev = root->watchers.prev;
+  root->watchers.prev->next = &keep;
+  root->watchers.prev = &keep;
+  loop->inotify_watchers = nullptr;
+  return true;
+}
+
+// After uv_loop_fork in such a child: the resumed uv__inotify_read reads
+// loop->inotify_fd until EAGAIN (and asserts that it gets nothing else),
+// but with an empty tree uv_loop_fork left it at -1. A watch started and
+// stopped at once makes libuv open the child's own instance and its
+// watcher, as for any later fs.watch of the child.
+void RearmInotify(uv_loop_t* loop) {
+  static uv_fs_event_t probe;
+  if (uv_fs_event_init(loop, &probe) != 0) return;
+  if (uv_fs_event_start(&probe, [](uv_fs_event_t*, const char*, int, int) {}, "/", 0) == 0) {
+    uv_fs_event_stop(&probe);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&probe), nullptr);
+}
 
 // In every new child (fork.cc calls this right after uv_loop_fork): an
 // inherited continuation is its parent's, not its own.
