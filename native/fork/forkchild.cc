@@ -25,6 +25,9 @@ namespace pp {
 
 int ForkProcess(Napi::Env env);  // fork.cc
 
+// uv_version()'s encoding of release major.minor (.0), as UV_VERSION_HEX.
+constexpr unsigned UvRelease(unsigned major, unsigned minor) { return major << 16 | minor << 8; }
+
 namespace {
 
 uv_loop_t* Loop(Napi::Env env) {
@@ -244,9 +247,9 @@ struct ParkedBatch {
 void DropParentEventBatch(uv_loop_t* loop) {
   unsigned int version = uv_version();
   size_t offset;
-  if (version >= 0x012e00 && version < 0x013200) {
+  if (version >= UvRelease(1, 46) && version < UvRelease(1, 50)) {
     offset = 472;
-  } else if (version >= 0x013200 && version < 0x013300) {
+  } else if (version >= UvRelease(1, 50) && version < UvRelease(1, 53)) {
     offset = 440;
   } else {
     return;
@@ -574,7 +577,7 @@ bool AnyIterating(const InotifyWatcherList* w) {
 
 bool DetachInotifyDispatch(uv_loop_t* loop) {
   unsigned int version = uv_version();
-  if (version < 0x012e00 || version >= 0x013300) return false;
+  if (version < UvRelease(1, 46) || version >= UvRelease(1, 53)) return false;
   auto* root = static_cast<InotifyWatcherList*>(loop->inotify_watchers);
   if (loop->inotify_fd < 0 || !AnyIterating(root)) return false;
   int own = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
