@@ -13,6 +13,7 @@ import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { Popen } from '../popen.js';
 import * as posix from '../posix.js';
+import { surviveBrokenPipe } from './brokenpipe.js';
 import { after, nameOfSignal, verboseSignalName, type Deadline } from './duration.js';
 import { EXIT_CANCELED, EXIT_CANNOT_INVOKE, EXIT_ENOENT, EXIT_TIMEDOUT } from './exitcodes.js';
 
@@ -178,7 +179,7 @@ class Supervisor {
     if (!posix.pidfdSupported()) process.on('SIGCHLD', this.#onChild);
     // A reader that went away (`posix-process run -v ... 2>&1 | :`) must not
     // end the supervision: the writes fail with EPIPE, as timeout's do.
-    process.stderr.on('error', () => {});
+    surviveBrokenPipe();
   }
 
   /** Resolves to the command's wait status once it has been reaped. */
