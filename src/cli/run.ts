@@ -31,42 +31,6 @@ export interface RunOptions {
   json: boolean;
 }
 
-/**
- * Signals this process passes on to the child instead of dying of them:
- * GNU timeout's terminating signals (its term-sig.h) but those Node cannot
- * take: SIGILL, SIGBUS, SIGFPE and SIGSEGV (a listener would turn a real
- * fault of this process into an endless loop of faults) and the real-time
- * signals (Node has no names for them). SIGIO is SIGPOLL's other name.
- */
-const FORWARDED: readonly NodeJS.Signals[] = (
-  ['SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTERM', 'SIGPIPE', 'SIGUSR1', 'SIGUSR2', 'SIGTRAP', 'SIGABRT', 'SIGXCPU',
-    'SIGXFSZ', 'SIGSYS', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPWR', 'SIGSTKFLT'] as const
-).filter((name) => Object.hasOwn(constants.signals, name));
-/**
- * Never listened to as the --signal either: the faults above, the signals
- * no one can catch, and those timeout gives another role (SIGALRM is its
- * timer, SIGCHLD wakes it, SIGTTIN/SIGTTOU it ignores; a listener would
- * make a background write to the terminal stop and restart forever).
- */
-const UNLISTENED = new Set([
-  ...['SIGILL', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGKILL', 'SIGSTOP'],
-  ...['SIGALRM', 'SIGCHLD', 'SIGTTIN', 'SIGTTOU'],
-]);
-
-/** FORWARDED, and the --signal if it is another one Node can listen to (as timeout: `-s WINCH`). */
-function forwardedWith(signal: number): NodeJS.Signals[] {
-  const name = signal > 0 ? posix.signalName(signal) : null;
-  const extra = name !== null && Object.hasOwn(constants.signals, name) && !UNLISTENED.has(name);
-  return extra && !FORWARDED.includes(name as NodeJS.Signals) ? [...FORWARDED, name as NodeJS.Signals] : [...FORWARDED];
-}
-/**
- * When one of these reached us and the command died of it, we die of it
- * too (after reporting), so that a calling shell sees an interrupt and not
- * a plain exit 130 (bash would carry on with its loop or script). SIGQUIT
- * is left out: dying of it would dump this process's core.
- */
-const RERAISED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
 const { SIGCONT, SIGKILL } = posix.signals;
 
 export async function run(argv: string[], options: RunOptions): Promise<number> {
@@ -136,6 +100,42 @@ function spawnFailure(argv: string[], err: unknown, json: boolean): number {
 }
 
 // ---- supervise ------------------------------------------------------------
+
+/**
+ * Signals this process passes on to the child instead of dying of them:
+ * GNU timeout's terminating signals (its term-sig.h) but those Node cannot
+ * take: SIGILL, SIGBUS, SIGFPE and SIGSEGV (a listener would turn a real
+ * fault of this process into an endless loop of faults) and the real-time
+ * signals (Node has no names for them). SIGIO is SIGPOLL's other name.
+ */
+const FORWARDED: readonly NodeJS.Signals[] = (
+  ['SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTERM', 'SIGPIPE', 'SIGUSR1', 'SIGUSR2', 'SIGTRAP', 'SIGABRT', 'SIGXCPU',
+    'SIGXFSZ', 'SIGSYS', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPWR', 'SIGSTKFLT'] as const
+).filter((name) => Object.hasOwn(constants.signals, name));
+/**
+ * Never listened to as the --signal either: the faults above, the signals
+ * no one can catch, and those timeout gives another role (SIGALRM is its
+ * timer, SIGCHLD wakes it, SIGTTIN/SIGTTOU it ignores; a listener would
+ * make a background write to the terminal stop and restart forever).
+ */
+const UNLISTENED = new Set([
+  ...['SIGILL', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGKILL', 'SIGSTOP'],
+  ...['SIGALRM', 'SIGCHLD', 'SIGTTIN', 'SIGTTOU'],
+]);
+
+/** FORWARDED, and the --signal if it is another one Node can listen to (as timeout: `-s WINCH`). */
+function forwardedWith(signal: number): NodeJS.Signals[] {
+  const name = signal > 0 ? posix.signalName(signal) : null;
+  const extra = name !== null && Object.hasOwn(constants.signals, name) && !UNLISTENED.has(name);
+  return extra && !FORWARDED.includes(name as NodeJS.Signals) ? [...FORWARDED, name as NodeJS.Signals] : [...FORWARDED];
+}
+/**
+ * When one of these reached us and the command died of it, we die of it
+ * too (after reporting), so that a calling shell sees an interrupt and not
+ * a plain exit 130 (bash would carry on with its loop or script). SIGQUIT
+ * is left out: dying of it would dump this process's core.
+ */
+const RERAISED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** timeout ignores kill's errors: members of the group we may not signal (EPERM) are skipped. */
 function permitted(send: () => void): void {
