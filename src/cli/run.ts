@@ -189,7 +189,7 @@ class Supervisor {
       // Counted from just before the spawn, which itself takes about a millisecond.
       this.#timer = after(Math.max(this.#options.timeout - (performance.now() - started) / 1000, 0), this.#onAlarm);
     }
-    // A SIGCHLD before the listener saw a child (pipe fallback).
+    // A SIGCHLD that came before there was a child to poll (pipe fallback).
     this.#onChild();
     try {
       // Event-loop callbacks report unexpected errors here; wait() holds
@@ -200,7 +200,11 @@ class Supervisor {
       });
     } catch (err) {
       // We can no longer watch the command: leave nothing running behind.
-      permitted(() => child.sendSignal(SIGKILL, { group: !this.#options.foreground }));
+      try {
+        child.sendSignal(SIGKILL, { group: !this.#options.foreground });
+      } catch {
+        // The first error is the one to report.
+      }
       throw err;
     } finally {
       this.stop();
