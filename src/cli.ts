@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // The `posix-process` command (package.json "bin"): run, watch, bench.
 // SIGUSR1 is claimed before anything else (Node would open its inspector on
-// it). The rest is loaded dynamically so that even a failure to load the
-// native addon ends in a message and exit status 125 (posix-process's own
+// it), and a reader of its output that went away ends it as SIGPIPE would.
+// The rest is loaded dynamically so that even a failure to load the native
+// addon ends in a message and exit status 125 (posix-process's own
 // failure), not a trace.
+import { dieOfBrokenPipe } from './cli/brokenpipe.js';
 import { claimSigusr1, closeInspectorOpenedAtStartup } from './cli/sigusr1.js';
 
 claimSigusr1();
+dieOfBrokenPipe();
 try {
   const { main } = await import('./cli/main.js');
   await closeInspectorOpenedAtStartup();

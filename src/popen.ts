@@ -205,17 +205,35 @@ export class Popen {
     });
   }
 
-  /** Sends `signal` unless the child has exited (never a recycled pid). */
-  sendSignal(signal: number): void {
+  /**
+   * Sends `signal` unless the child has exited (never a recycled pid).
+   * `group`: then also to the process group the child leads (killpg(pid),
+   * for a child launched as a group leader), in the same step: the group id
+   * is the child's pid, ours only until the child is reaped, so the group is
+   * never signalled after that, nor reaped between the two sends. The group
+   * is signalled even if the child's own signal failed; that error is then
+   * thrown.
+   */
+  sendSignal(signal: number, options: { group?: boolean } = {}): void {
     // Lost: reaped elsewhere, the pid may already be recycled.
     if (this.poll() !== null || this.#closed || this.#lost) return;
+    let failure: unknown = null;
     try {
       // Not reaped, not lost: kill(pid) still names our child (see launched()).
       if (this.#pidfd !== null) binding.pidfdSendSignal(this.#pidfd, signal);
       else binding.kill(this.pid, signal);
     } catch (error) {
-      if (!isCode(error, 'ESRCH')) throw error;
+      if (!isCode(error, 'ESRCH')) failure = error;
     }
+    if (options.group === true) {
+      try {
+        binding.killpg(this.pid, signal);
+      } catch (error) {
+        // ESRCH: the group is empty, or the child leads none.
+        if (!isCode(error, 'ESRCH')) failure ??= error;
+      }
+    }
+    if (failure !== null) throw failure;
   }
 
   /** Releases the sentinel; the child must have been reaped (or be abandoned). */

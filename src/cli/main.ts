@@ -91,7 +91,7 @@ function usageAfterError(name: keyof typeof USAGE): string {
   return `Usage: ${usage}\nTry '${help}' for more information.`;
 }
 
-function program(setStatus: (code: number) => void): Command {
+function program(setStatus: (code: number) => void, writeOut: (text: string) => void): Command {
   const root = new Command('posix-process')
     .description("Run and watch processes on real POSIX calls (the posix-process package's command line).")
     .usage('<command> [options]')
@@ -101,7 +101,7 @@ function program(setStatus: (code: number) => void): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
-      writeOut: (s) => process.stdout.write(s),
+      writeOut,
       writeErr: (s) => process.stderr.write(s),
       outputError: (s, write) => write(`posix-process: ${s.replace(/^error: /, '')}`),
     })
@@ -185,11 +185,17 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_CANCELED;
   }
   let status = 0;
+  // --help and --version in one write, as stdio's buffer gives coreutils:
+  // `posix-process run --help | head -1` then finds its reader still there
+  // (commander writes the help in pieces).
+  let out = '';
   try {
-    await program((code) => (status = code)).parseAsync(argv, { from: 'user' });
+    await program((code) => (status = code), (text) => (out += text)).parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_CANCELED;
     throw err;
+  } finally {
+    if (out !== '') process.stdout.write(out);
   }
   return status;
 }
