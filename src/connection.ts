@@ -3,7 +3,7 @@
 // bytes in one framing (framing.ts). send*() and recv*Sync() block like
 // CPython's; recv*() wait on the event loop (watch.ts) and never block it.
 //
-// Errors (API.md is silent on these; CPython's wording where it has one):
+// Errors (docs/api.md, "Pipe() and Connection" and "Errors"; CPython's wording where it has one):
 // - ProcessError ERR_CONNECTION_CLOSED 'handle is closed': any use after close()
 //   (pending recv() promises reject with it when close() is called).
 // - ProcessError ERR_CONNECTION_WRITE_ONLY 'connection is write-only': recv*/poll on a write end;
@@ -34,7 +34,7 @@ import { registerAtFork } from './atfork.js';
 import { binding } from './binding.js';
 import { BufferTooShort, invalidArgValue, ProcessError } from './errors.js';
 import { decode, encode, frame, FrameReader, kBufferedReady, MAX_PAYLOAD, readableNow, writeAll } from './framing.js';
-import { validateBoolean, validateBytes, validateInteger, validateObject, validateTimeout, type BytesLike } from './validate.js';
+import { validateBoolean, validateBytes, validateFd, validateInteger, validateObject, validateTimeout, type BytesLike } from './validate.js';
 import { waitSync } from './wait.js';
 import { whenReadable, type Subscription } from './watch.js';
 
@@ -105,7 +105,7 @@ export class Connection {
    * `Connection(handle, readable, writable)`; Pipe() is the usual way.
    */
   constructor(fd: number, options: ConnectionOptions = {}) {
-    validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
+    validateFd(fd, 'fd');
     validateObject(options, 'options');
     const readable = options.readable === undefined ? true : validateBoolean(options.readable, 'options.readable');
     const writable = options.writable === undefined ? true : validateBoolean(options.writable, 'options.writable');

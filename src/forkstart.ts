@@ -12,17 +12,9 @@ import { AsyncResource, createHook, executionAsyncResource } from 'node:async_ho
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import './forkstate.js';
-import { binding, forkBinding, type ForkBinding, type NativeSpawnResult } from './binding.js';
+import { binding, forkBinding, type ForkBinding, type Launched } from './binding.js';
 import { registerAtFork, runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './atfork.js';
 import { invalidArgType } from './errors.js';
-
-export interface ForkStarted {
-  pid: number;
-  /** The child's pidfd, or null on the pipe fallback (POSIX_PROCESS_NO_PIDFD=1, old kernels). */
-  pidfd: number | null;
-  /** Readable once the child has ended: the pidfd, or a pipe's read end. */
-  sentinel: number;
-}
 
 // In a fork child on the pipe fallback: the write end of its own sentinel.
 // Only this process may hold it, so any process forked from here (a
@@ -54,11 +46,11 @@ let native: ForkBinding;
  * `process.exitCode` is honoured, as at a normal Node exit); never returns.
  * The caller has asked forksafety.ts whether this process may fork.
  */
-export function forkChild(childMain: () => Promise<number>): ForkStarted {
+export function forkChild(childMain: () => Promise<number>): Launched {
   if (typeof childMain !== 'function') throw invalidArgType('childMain', 'of type function', childMain);
   prepareParent();
   runBeforeFork();
-  let result: NativeSpawnResult | number;
+  let result: Launched | number;
   try {
     result = native.forkChild();
   } catch (error) {

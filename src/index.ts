@@ -1,5 +1,6 @@
 // posix-process: Python's multiprocessing.Process for Node.js, on real
-// POSIX calls. See API.md for the contract.
+// POSIX calls. The API is described in docs/api.md, the layers in
+// docs/design.md, "Layers".
 import './forkstate.js';
 import './launchers.js';
 
@@ -8,15 +9,14 @@ export type { WaitStatus } from './binding.js';
 export { BufferTooShort, ProcessError, type ProcessErrorCode } from './errors.js';
 export { registerAtFork, type AtForkHooks } from './atfork.js';
 export { Pipe, Connection, wait, waitSync, type ConnectionOptions, type PipeOptions, type Waitable } from './connection.js';
-export { Process, type ProcessOptions, type Target, type TargetRef } from './process.js';
 export {
+  Process,
   currentProcess,
   parentProcess,
   activeChildren,
-  setStartMethod,
-  getStartMethod,
-  getAllStartMethods,
-  cpuCount,
-  type ParentProcess,
-  type StartMethod,
-} from './context.js';
+  type ProcessOptions,
+  type Target,
+  type TargetRef,
+} from './process.js';
+export type { ParentProcess } from './parent.js';
+export { setStartMethod, getStartMethod, getAllStartMethods, cpuCount, type StartMethod } from './context.js';

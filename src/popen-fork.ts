@@ -4,7 +4,7 @@
 // code it resolves to; in the parent it returns the child's pid and sentinel.
 import { forkChild } from './forkstart.js';
 import { assertForkSafe } from './forksafety.js';
-import type { Launched } from './popen.js';
+import type { Launched } from './binding.js';
 
 /** Settles once the fork start method is known to be loaded (it is, statically). */
 export function forkReady(): Promise<void> {

@@ -18,7 +18,7 @@
 // `Process <name>:` and the stack on stderr; signal N -> -N (no SIGTERM or
 // SIGINT handler is installed here).
 import { closeSync, readFileSync, writeSync } from 'node:fs';
-import type { SelfRecord } from '../context.js' with { 'resolution-mode': 'import' };
+import type { SelfRecord } from './record.js' with { 'resolution-mode': 'import' };
 import type * as Full from './spawn-full.js' with { 'resolution-mode': 'import' };
 import { invokeTarget, reportFailure, resolveTarget, runAsChild } from './target.cjs';
 import { decodePayload, type SpawnPayload } from './wire.cjs';
