@@ -20,12 +20,12 @@ export interface LaunchResult {
   streams: Array<Duplex | null>;
 }
 
-/** The launch of each start method (launchers.ts, registered by index.ts). */
+/** The launch of each start method (launchers.ts; index.ts registers them). */
 export interface Launchers {
   spawn(request: SpawnRequest): LaunchResult;
   program(request: ProgramRequest): LaunchResult;
   fork(childMain: () => Promise<number>): Launched;
-  /** Why fork cannot be used here, or null. */
+  /** Why fork cannot be used here, or null (the fork gate decides). */
   forkUnavailable(): string | null;
   /** Throws the fork gate's ERR_FORK_UNSAFE, which says how to make forking safe. */
   assertForkSafe(): void;
@@ -55,8 +55,8 @@ export function startMethodUnavailable(method: StartMethod): string | null {
 export function assertStartMethod(method: StartMethod): void {
   const reason = startMethodUnavailable(method);
   if (reason === null) return;
-  // Where fork exists but is unsafe, the gate's own error says how to fix it.
-  if (method === 'fork' && process.platform === 'linux' && launchers !== null) launchers.assertForkSafe();
+  // The fork gate's own error says why and how to fix it.
+  if (method === 'fork' && launchers !== null) launchers.assertForkSafe();
   throw new ProcessError('ERR_START_METHOD_UNSUPPORTED', `start method '${method}' is unavailable: ${reason}`);
 }
 

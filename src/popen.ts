@@ -13,7 +13,6 @@
 // always-readable fd, unless the program was handed the sentinel's number
 // (kept until close()). docs/design.md, "Sentinels, waiting and pid reuse".
 import { writeSync } from 'node:fs';
-import { registerAtFork } from './atfork.js';
 import { binding, type Launched, type WaitStatus } from './binding.js';
 import { deadlineIn, pollUntil, remainingMs, timerUntil, type Timer } from './timing.js';
 import { closeWatched, whenReadable, type Subscription } from './watch.js';
@@ -56,11 +55,9 @@ function sharedEndedSentinel(): number | null {
 // its pid reused (Popen.launched).
 const unreapedByPid = new Map<number, Popen>();
 
-registerAtFork({
-  // A fork child's own children are not these; compiled with the module (forkstart.ts).
-  afterInChild: (function afterInChild() {
-    unreapedByPid.clear();
-  }),
+/** In a fork child (fork/atfork.ts): its own children are not these. */
+export const forgetUnreapedChildren = (function forgetUnreapedChildren(): void {
+  unreapedByPid.clear();
 });
 
 /** Internal: a Process's current sentinel, read without handing its number to the program. */

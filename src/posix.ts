@@ -2,9 +2,9 @@
 // checked here with Node-shaped errors; every system failure is a
 // Node-shaped system error from the addon (`kill ESRCH`, code, errno...).
 import { binding, forkBinding, type ForkBinding, type NativeSpawnOptions, type Launched, type WaitStatus } from './binding.js';
-import { runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './atfork.js';
+import { runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './fork/atfork.js';
 import { envStrings, searchDirs } from './environ.js';
-import { assertForkSafe } from './forksafety.js';
+import { assertForkSafe } from './fork/gate.js';
 import { Popen } from './popen.js';
 import { MAX_TIMER_MS } from './timing.js';
 import {

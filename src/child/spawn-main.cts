@@ -25,7 +25,7 @@ import { decodePayload, type SpawnPayload } from './wire.cjs';
 
 const PAYLOAD_FD = 3;
 
-// Where context.ts's currentProcess() finds this child's record (read and
+// Where process.ts's currentProcess() finds this child's record (read and
 // cleared by child/record.ts's takeSpawnRecord). A global slot, not a
 // module variable: this file cannot share ES module state without loading
 // the ESM loader.
