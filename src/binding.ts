@@ -73,8 +73,10 @@ export interface NativeSpawnOptions {
   path?: string[];
 }
 
-export interface NativeSpawnResult {
+/** A started child, from every launch path (spawn, exec, fork). */
+export interface Launched {
   pid: number;
+  /** The child's pidfd, or null on the pipe fallback (POSIX_PROCESS_NO_PIDFD=1, old kernels). */
   pidfd: number | null;
   /** Readable once the child has exited: the pidfd, or a pipe's read end. */
   sentinel: number;
@@ -88,7 +90,7 @@ export interface NativeWatcher {
 }
 
 export interface Binding {
-  spawn(file: string, argv: string[], options?: NativeSpawnOptions): NativeSpawnResult;
+  spawn(file: string, argv: string[], options?: NativeSpawnOptions): Launched;
   exit(code: number): never;
   execve(path: string, argv: string[], env?: string[]): never;
   waitpid(pid: number, options?: { nohang?: boolean; untraced?: boolean; continued?: boolean }): WaitStatus | null;
@@ -131,7 +133,7 @@ export interface ForkBinding {
    * fork with a sentinel (native/forkchild.cc). Parent: the child's pid and sentinel. Child (its
    * inherited I/O handles made inert): 0, or -(fd + 1) for the pipe sentinel's write end it holds.
    */
-  forkChild(): NativeSpawnResult | number;
+  forkChild(): Launched | number;
   /** Writes what libuv still queues for fds 1/2; returns the fds whose stream may buffer more. */
   forkFlushStdio(): number[];
   forkWriteAll(fd: number, data: Buffer): boolean;

@@ -3,7 +3,7 @@
 // bytes in one framing (framing.ts). send*() and recv*Sync() block like
 // CPython's; recv*() wait on the event loop (watch.ts) and never block it.
 //
-// Errors (API.md is silent on these; CPython's wording where it has one):
+// Errors (docs/api.md, "Pipe() and Connection" and "Errors"; CPython's wording where it has one):
 // - ProcessError ERR_CONNECTION_CLOSED 'handle is closed': any use after close()
 //   (pending recv() promises reject with it when close() is called).
 // - ProcessError ERR_CONNECTION_WRITE_ONLY 'connection is write-only': recv*/poll on a write end;
@@ -30,23 +30,16 @@
 // in the child). Bytes of a partly read message stay buffered. The only
 // thing assumed of the fork side is that at-fork afterInChild hooks run.
 import { inspect } from 'node:util';
-import { registerAtFork } from './atfork.js';
+import { forkGeneration } from './fork/state.js';
 import { binding } from './binding.js';
 import { BufferTooShort, invalidArgValue, ProcessError } from './errors.js';
 import { decode, encode, frame, FrameReader, kBufferedReady, MAX_PAYLOAD, readableNow, writeAll } from './framing.js';
-import { validateBoolean, validateBytes, validateInteger, validateObject, validateTimeout, type BytesLike } from './validate.js';
+import { validateBoolean, validateBytes, validateFd, validateInteger, validateObject, validateTimeout, type BytesLike } from './validate.js';
 import { waitSync } from './wait.js';
 import { whenReadable, type Subscription } from './watch.js';
 
 export { wait, waitSync, type Waitable } from './wait.js';
 
-let forkGeneration = 0;
-registerAtFork({
-  // In parentheses: compiled with the module, not in every child (forkstart.ts).
-  afterInChild: (function afterInChild() {
-    forkGeneration++;
-  }),
-});
 
 /** One receive: the largest payload it accepts and what it makes of the payload. */
 interface Receiver<T = unknown> {
@@ -97,7 +90,7 @@ export class Connection {
   // Identifies the live subscription: a callback from an older one (made by
   // the parent before a fork, still in the inherited registry) is ignored.
   #token: object | null = null;
-  #generation = forkGeneration;
+  #generation = forkGeneration();
 
   /**
    * Wraps an open fd (a stream socket or one end of a pipe); the Connection
@@ -105,7 +98,7 @@ export class Connection {
    * `Connection(handle, readable, writable)`; Pipe() is the usual way.
    */
   constructor(fd: number, options: ConnectionOptions = {}) {
-    validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
+    validateFd(fd, 'fd');
     validateObject(options, 'options');
     const readable = options.readable === undefined ? true : validateBoolean(options.readable, 'options.readable');
     const writable = options.writable === undefined ? true : validateBoolean(options.writable, 'options.writable');
@@ -114,14 +107,6 @@ export class Connection {
     this.#fd = fd;
     this.#readable = readable;
     this.#writable = writable;
-  }
-
-  /**
-   * Rebuilds a Connection around an fd a child inherited (spawn start method).
-   * @internal
-   */
-  static fromFd(fd: number, options: ConnectionOptions = {}): Connection {
-    return new Connection(fd, options);
   }
 
   get closed(): boolean {
@@ -349,8 +334,8 @@ export class Connection {
 
   // In a fork child: drop the parent's dead subscription and waiters (see the top comment).
   #checkFork(): void {
-    if (this.#generation === forkGeneration) return;
-    this.#generation = forkGeneration;
+    if (this.#generation === forkGeneration()) return;
+    this.#generation = forkGeneration();
     this.#subscription = null;
     this.#token = null;
     this.#pending = [];

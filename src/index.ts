@@ -1,22 +1,25 @@
 // posix-process: Python's multiprocessing.Process for Node.js, on real
-// POSIX calls. See API.md for the contract.
-import './forkstate.js';
-import './launchers.js';
+// POSIX calls. The API is described in docs/api.md, the layers in
+// docs/design.md, "Layers".
+import { registerLaunchers } from './context.js';
+import { launchers } from './launchers.js';
+
+// Explicit, not an import side effect: the start methods become usable here.
+registerLaunchers(launchers);
 
 export * as posix from './posix.js';
 export type { WaitStatus } from './binding.js';
 export { BufferTooShort, ProcessError, type ProcessErrorCode } from './errors.js';
-export { registerAtFork, type AtForkHooks } from './atfork.js';
+export { registerAtFork, type AtForkHooks } from './fork/atfork.js';
 export { Pipe, Connection, wait, waitSync, type ConnectionOptions, type PipeOptions, type Waitable } from './connection.js';
-export { Process, type ProcessOptions, type Target, type TargetRef } from './process.js';
 export {
+  Process,
   currentProcess,
   parentProcess,
   activeChildren,
-  setStartMethod,
-  getStartMethod,
-  getAllStartMethods,
-  cpuCount,
-  type ParentProcess,
-  type StartMethod,
-} from './context.js';
+  type ProcessOptions,
+  type Target,
+  type TargetRef,
+} from './process.js';
+export type { ParentProcess } from './parent.js';
+export { setStartMethod, getStartMethod, getAllStartMethods, cpuCount, type StartMethod } from './context.js';

@@ -1,17 +1,16 @@
-// Registers the start methods' launchers with context.ts. Imported by
-// index.ts; kept out of process.ts's own imports so that a spawn child's
-// bootstrap, which needs Process but launches nothing until its target
-// imports the package, loads a smaller module graph and starts faster.
-import { registerLaunchers } from './context.js';
-import { assertForkSafe, forkUnsafeReason } from './forksafety.js';
+// The launch of each start method, handed to context.ts by index.ts. Kept
+// out of process.ts's own imports so that a spawn child's bootstrap, which
+// needs Process but launches nothing until its target imports the package,
+// loads a smaller module graph and starts faster.
+import type { Launchers } from './context.js';
+import { assertForkSafe, forkUnsafeReason, launchFork } from './fork/gate.js';
 import { launchProgram } from './popen-exec.js';
-import { forkAvailable, launchFork } from './popen-fork.js';
 import { launchSpawn } from './popen-spawn.js';
 
-registerLaunchers({
+export const launchers: Launchers = {
   spawn: launchSpawn,
   program: launchProgram,
   fork: launchFork,
-  forkUnavailable: () => (forkAvailable() ? forkUnsafeReason() : "the 'fork' start method needs Linux"),
+  forkUnavailable: forkUnsafeReason,
   assertForkSafe,
-});
+};

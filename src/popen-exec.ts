@@ -3,10 +3,9 @@
 // synchronously, and leaves nothing behind (the native side reaps the
 // failed child; we close the stdio ends).
 import type { Duplex } from 'node:stream';
-import { binding } from './binding.js';
-import type { Launched } from './popen.js';
+import { binding, type Launched } from './binding.js';
 import { openStreams, prepareStdio, releaseStdio, type StdioEntry } from './popen-stdio.js';
-import { envArray } from './posix.js';
+import { envStrings, searchDirs } from './environ.js';
 
 export interface ProgramRequest {
   executable: string;
@@ -18,13 +17,8 @@ export interface ProgramRequest {
   parentDeathSignal: number;
 }
 
-function searchDirs(env: Record<string, string> | null): string[] {
-  const path = env ? env.PATH : process.env.PATH;
-  return (path ?? '/usr/local/bin:/usr/bin:/bin').split(':');
-}
-
 export function launchProgram(request: ProgramRequest): { launched: Launched; streams: Array<Duplex | null> } {
-  const env = request.env === null ? undefined : envArray(request.env, 'options.env');
+  const env = request.env === null ? undefined : envStrings(request.env);
   const stdio = prepareStdio(request.stdio);
   let launched: Launched;
   try {

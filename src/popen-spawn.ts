@@ -11,17 +11,16 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { serialize } from 'node:v8';
-import { binding } from './binding.js';
+import { binding, type Launched } from './binding.js';
 import { childExecArgv } from './child/execargv.js';
 import { Connection } from './connection.js';
 import { extractConnections, type ConnectionSlot } from './child/transfer.js';
 import type * as Wire from './child/wire.cjs';
 import type { SpawnPayload, TargetSpec } from './child/wire.cjs';
-import { livenessReadEnd } from './context.js';
+import { livenessReadEnd } from './liveness.js';
 import { ProcessError } from './errors.js';
-import type { Launched } from './popen.js';
 import { openStreams, prepareStdio, releaseStdio, type StdioEntry } from './popen-stdio.js';
-import { envArray } from './posix.js';
+import { envStrings } from './environ.js';
 
 export type { TargetSpec } from './child/wire.cjs';
 
@@ -141,7 +140,7 @@ export function launchSpawn(request: SpawnRequest): { launched: Launched; stream
   }
   const fdCount = FIRST_CONNECTION_FD;
   const { bytes, slots } = encodePayload(request, fdCount);
-  const env = request.env === null ? undefined : envArray(request.env, 'options.env');
+  const env = request.env === null ? undefined : envStrings(request.env);
   const liveness = livenessReadEnd();
   const stdio = prepareStdio(request.stdio);
   let payloadPipe: [number, number] | null = null;

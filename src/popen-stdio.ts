@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { binding } from './binding.js';
 import { invalidArgType, invalidArgValue } from './errors.js';
-import { validateInteger } from './validate.js';
+import { validateFd } from './validate.js';
 
 export type StdioEntry = 'inherit' | 'ignore' | 'pipe' | number;
 export type StdioOption = 'inherit' | 'ignore' | 'pipe' | StdioEntry[];
@@ -25,7 +25,7 @@ export function validateStdio(value: unknown, name: string): StdioEntry[] | null
   if (!Array.isArray(value)) throw invalidArgType(name, "one of type string or an instance of Array", value);
   if (value.length > 1024) throw invalidArgValue(name, value.length, 'must have at most 1024 entries');
   return value.map((entry: unknown, i) => {
-    if (typeof entry === 'number') return validateInteger(entry, `${name}[${i}]`, 0, 2 ** 31 - 1);
+    if (typeof entry === 'number') return validateFd(entry, `${name}[${i}]`);
     if (typeof entry === 'string' && WORDS.includes(entry)) return entry as StdioEntry;
     if (typeof entry === 'string') throw invalidArgValue(`${name}[${i}]`, entry, "must be 'inherit', 'ignore', 'pipe' or an fd");
     throw invalidArgType(`${name}[${i}]`, 'of type string or number', entry);

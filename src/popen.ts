@@ -13,20 +13,10 @@
 // always-readable fd, unless the program was handed the sentinel's number
 // (kept until close()). docs/design.md, "Sentinels, waiting and pid reuse".
 import { writeSync } from 'node:fs';
-import { registerAtFork } from './atfork.js';
-import { binding, type WaitStatus } from './binding.js';
+import { binding, type Launched, type WaitStatus } from './binding.js';
+import { deadlineIn, pollUntil, remainingMs, timerUntil, type Timer } from './timing.js';
 import { closeWatched, whenReadable, type Subscription } from './watch.js';
 
-export interface Launched {
-  pid: number;
-  pidfd: number | null;
-  /** Readable once the child has exited: the pidfd, or a pipe's read end. */
-  sentinel: number;
-}
-
-// setTimeout takes at most 2^31-1 ms; longer waits are chained.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const MAX_POLL_MS = 2 ** 31 - 1;
 const { POLLIN } = binding.pollConstants;
 
 function isCode(error: unknown, code: string): boolean {
@@ -65,11 +55,9 @@ function sharedEndedSentinel(): number | null {
 // its pid reused (Popen.launched).
 const unreapedByPid = new Map<number, Popen>();
 
-registerAtFork({
-  // A fork child's own children are not these; compiled with the module (forkstart.ts).
-  afterInChild: (function afterInChild() {
-    unreapedByPid.clear();
-  }),
+/** In a fork child (fork/atfork.ts): its own children are not these. */
+export const forgetUnreapedChildren = (function forgetUnreapedChildren(): void {
+  unreapedByPid.clear();
 });
 
 /** Internal: a Process's current sentinel, read without handing its number to the program. */
@@ -158,50 +146,41 @@ export class Popen {
     // Poll the sentinel, then reap without blocking: a pidfd is readable
     // once the child has exited, whoever reaps it (a blocking waitid would
     // sleep on if another thread reaped it first).
-    const deadline = timeoutSec === null ? Infinity : performance.now() + timeoutSec * 1000;
+    const deadline = deadlineIn(timeoutSec);
     let backoffMs = 0;
-    for (;;) {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return;
-      const ms = Math.min(Math.ceil(remaining), MAX_POLL_MS);
+    pollUntil(deadline, (ms) => {
+      if (ms === 0) return true; // the deadline has passed
       const [revents] = binding.poll([{ fd: this.#sentinel, events: POLLIN }], ms);
-      if (revents === 0) continue;
-      if (this.poll() !== null || this.#lost) return;
+      if (revents === 0) return null;
+      if (this.poll() !== null || this.#lost) return true;
       if (this.#pidfd === null) {
         // The pipe fallback can report EOF a moment before the child is a
         // zombie (its fds close before exit_notify), or early if the program
         // closed the write end itself: wait on the pid for the time left.
-        const left = (deadline - performance.now()) / 1000;
-        if (left > 0) this.#settleFrom(this.#waitpidTimeout(left));
-        return;
+        const left = deadline === null ? null : (deadline - performance.now()) / 1000;
+        if (left === null || left > 0) this.#settleFrom(this.#waitpidTimeout(left));
+        return true;
       }
       // Exited, nothing to reap: another thread is reaping it right now.
       backoffMs = Math.min(Math.max(backoffMs * 2, 1), 100);
-      binding.poll([], Math.min(backoffMs, Math.ceil(remaining)));
-    }
+      binding.poll([], deadline === null ? backoffMs : Math.min(backoffMs, remainingMs(deadline)));
+      return null;
+    });
   }
 
   /** Resolves when the child has exited or after `timeoutSec` (null: never, 0: poll). */
   wait(timeoutSec: number | null): Promise<void> {
     if (this.poll() !== null || this.#closed || this.#lost || timeoutSec === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | null = null;
+      let timer: Timer | null = null;
       const done = (): void => {
-        if (timer !== null) clearTimeout(timer);
+        timer?.cancel();
         if (this.#waiters.delete(done)) this.#updateRef();
         resolve();
       };
       this.#waiters.add(done);
       this.#updateRef();
-      if (timeoutSec !== null) {
-        const deadline = performance.now() + timeoutSec * 1000;
-        const arm = (): void => {
-          const remaining = deadline - performance.now();
-          if (remaining <= 0) return done();
-          timer = setTimeout(arm, Math.min(Math.ceil(remaining), MAX_TIMER_MS));
-        };
-        arm();
-      }
+      if (timeoutSec !== null) timer = timerUntil(deadlineIn(timeoutSec)!, done);
     });
   }
 
@@ -262,7 +241,7 @@ export class Popen {
     }
   }
 
-  #waitpidTimeout(seconds: number): WaitStatus | null {
+  #waitpidTimeout(seconds: number | null): WaitStatus | null {
     try {
       return binding.waitpidTimeout(this.pid, seconds);
     } catch (error) {

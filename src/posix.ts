@@ -1,15 +1,21 @@
 // The raw layer: thin, typed access to the system calls. Arguments are
 // checked here with Node-shaped errors; every system failure is a
 // Node-shaped system error from the addon (`kill ESRCH`, code, errno...).
-import { binding, forkBinding, type ForkBinding, type NativeSpawnOptions, type NativeSpawnResult, type WaitStatus } from './binding.js';
-import { runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './atfork.js';
-import { invalidArgValue } from './errors.js';
-import { assertForkSafe } from './forksafety.js';
+import { binding, forkBinding, type ForkBinding, type NativeSpawnOptions, type Launched, type WaitStatus } from './binding.js';
+import { runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './fork/atfork.js';
+import { envStrings, searchDirs } from './environ.js';
+import { assertForkSafe } from './fork/gate.js';
 import { Popen } from './popen.js';
+import { MAX_TIMER_MS } from './timing.js';
 import {
+  INT32_MAX,
   toSignalNumber,
+  validateArray,
   validateBoolean,
+  validateEnv,
+  validateFd,
   validateInteger,
+  validatePid,
   validateObject,
   validateString,
   validateStringArray,
@@ -40,7 +46,7 @@ export interface SpawnOptions {
   searchPath?: boolean;
 }
 
-export type SpawnResult = NativeSpawnResult;
+export type SpawnResult = Launched;
 
 export interface WaitpidOptions {
   nohang?: boolean;
@@ -48,19 +54,10 @@ export interface WaitpidOptions {
   continued?: boolean;
 }
 
+/** A validated environment as execve(2)'s `KEY=value` strings. */
 export function envArray(env: Record<string, string>, name = 'env'): string[] {
   validateString(name, 'name');
-  validateObject(env, name);
-  return Object.entries(env).map(([key, value]) => {
-    if (typeof value !== 'string') validateString(value, `${name}.${key}`);
-    if (key === '' || key.includes('=')) throw invalidArgValue(`${name}`, key, 'must not have keys that are empty or contain "="');
-    return `${key}=${value}`;
-  });
-}
-
-function searchDirs(env: Record<string, string> | undefined): string[] {
-  const path = env ? env.PATH : process.env.PATH;
-  return (path ?? '/usr/local/bin:/usr/bin:/bin').split(':');
+  return envStrings(validateEnv(env, name));
 }
 
 /** fork+exec in native code; an exec failure throws the system error. */
@@ -72,16 +69,16 @@ export function spawn(file: string, argv: string[], options: SpawnOptions = {}):
   if (options.env !== undefined) native.env = envArray(options.env, 'options.env');
   if (options.cwd !== undefined) native.cwd = validateString(options.cwd, 'options.cwd');
   if (options.fds !== undefined) {
-    if (!Array.isArray(options.fds)) validateStringArray(options.fds, 'options.fds');
-    native.fds = options.fds.map((fd, i) => (fd === null ? null : validateInteger(fd, `options.fds[${i}]`, 0, 2 ** 31 - 1)));
+    validateArray(options.fds, 'options.fds');
+    native.fds = options.fds.map((fd, i) => (fd === null ? null : validateFd(fd, `options.fds[${i}]`)));
   }
   if (options.setsid !== undefined) native.setsid = validateBoolean(options.setsid, 'options.setsid');
-  if (options.pgid !== undefined) native.pgid = validateInteger(options.pgid, 'options.pgid', 0, 2 ** 31 - 1);
+  if (options.pgid !== undefined) native.pgid = validateInteger(options.pgid, 'options.pgid', 0, INT32_MAX);
   if (options.umask !== undefined) native.umask = validateInteger(options.umask, 'options.umask', 0, 0o777);
   if (options.resetSignals !== undefined) native.resetSignals = validateBoolean(options.resetSignals, 'options.resetSignals');
   if (options.closeFds !== undefined) native.closeFds = validateBoolean(options.closeFds, 'options.closeFds');
   if (options.signalMask !== undefined) {
-    if (!Array.isArray(options.signalMask)) validateStringArray(options.signalMask, 'options.signalMask');
+    validateArray(options.signalMask, 'options.signalMask');
     native.signalMask = options.signalMask.map((s) => toSignalNumber(s, 'options.signalMask', false));
   }
   if (options.parentDeathSignal !== undefined) {
@@ -121,7 +118,7 @@ export function fork(): number {
 
 /** _exit(2): ends the process at once, without Node's exit path. */
 export function exit(code: number): never {
-  return binding.exit(validateInteger(code, 'code', -(2 ** 31), 2 ** 31 - 1));
+  return binding.exit(validateInteger(code, 'code', -INT32_MAX - 1, INT32_MAX));
 }
 
 export function execve(path: string, argv: string[], env?: Record<string, string>): never {
@@ -132,7 +129,7 @@ export function execve(path: string, argv: string[], env?: Record<string, string
 
 /** Waits for one child (pid > 0 only: never any child). null: WNOHANG and nothing to report. */
 export function waitpid(pid: number, options: WaitpidOptions = {}): WaitStatus | null {
-  validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
+  validatePid(pid, 'pid');
   validateObject(options, 'options');
   return binding.waitpid(pid, options);
 }
@@ -143,14 +140,14 @@ export function waitpid(pid: number, options: WaitpidOptions = {}): WaitStatus |
  * (that is `waitid ECHILD`). null: nohang and nothing to report.
  */
 export function pidfdWait(pidfd: number, options: WaitpidOptions = {}): WaitStatus | null {
-  validateInteger(pidfd, 'pidfd', 0, 2 ** 31 - 1);
+  validateFd(pidfd, 'pidfd');
   validateObject(options, 'options');
   return binding.pidfdWait(pidfd, options);
 }
 
 /** Waits up to `timeoutSec` seconds (undefined/null: forever) for the child to exit; null on timeout. */
 export function waitpidTimeout(pid: number, timeoutSec?: number | null): WaitStatus | null {
-  validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
+  validatePid(pid, 'pid');
   return binding.waitpidTimeout(pid, timeoutSec ?? null);
 }
 
@@ -160,22 +157,22 @@ export function decodeWaitStatus(raw: number): WaitStatus {
 
 /** kill(2) to one process (pid > 0); use killpg for groups. */
 export function kill(pid: number, signal: Signal = 'SIGTERM'): void {
-  validateInteger(pid, 'pid', 1, 2 ** 31 - 1);
+  validatePid(pid, 'pid');
   binding.kill(pid, toSignalNumber(signal));
 }
 
 export function killpg(pgid: number, signal: Signal = 'SIGTERM'): void {
-  validateInteger(pgid, 'pgid', 1, 2 ** 31 - 1);
+  validatePid(pgid, 'pgid');
   binding.killpg(pgid, toSignalNumber(signal));
 }
 
 /** pidfd_open(2): a CLOEXEC fd that refers to this process, never to a recycled pid. */
 export function pidfdOpen(pid: number): number {
-  return binding.pidfdOpen(validateInteger(pid, 'pid', 1, 2 ** 31 - 1));
+  return binding.pidfdOpen(validatePid(pid, 'pid'));
 }
 
 export function pidfdSendSignal(fd: number, signal: Signal = 'SIGTERM'): void {
-  validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
+  validateFd(fd, 'fd');
   binding.pidfdSendSignal(fd, toSignalNumber(signal));
 }
 
@@ -186,13 +183,13 @@ export interface PollEntry {
 
 /** poll(2) with `timeoutMs` milliseconds (-1: forever); returns each entry's revents. */
 export function poll(entries: PollEntry[], timeoutMs: number): number[] {
-  if (!Array.isArray(entries)) validateStringArray(entries, 'entries');
+  validateArray(entries, 'entries');
   entries.forEach((e, i) => {
     validateObject(e, `entries[${i}]`);
-    validateInteger(e.fd, `entries[${i}].fd`, -1, 2 ** 31 - 1);
+    validateInteger(e.fd, `entries[${i}].fd`, -1, INT32_MAX);
     validateInteger(e.events, `entries[${i}].events`, 0, 0xffff);
   });
-  return binding.poll(entries, validateInteger(timeoutMs, 'timeoutMs', -1, 2 ** 31 - 1));
+  return binding.poll(entries, validateInteger(timeoutMs, 'timeoutMs', -1, MAX_TIMER_MS));
 }
 
 /** pipe2(O_CLOEXEC): [readEnd, writeEnd]. */
@@ -201,7 +198,7 @@ export function pipe(): [number, number] {
 }
 
 export function close(fd: number): void {
-  binding.close(validateInteger(fd, 'fd', 0, 2 ** 31 - 1));
+  binding.close(validateFd(fd, 'fd'));
 }
 
 /** This platform's signals, name -> number. */

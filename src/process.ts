@@ -1,88 +1,38 @@
-// Process: multiprocessing.Process (3.8+ semantics) for Node.js. Policy
-// lives here (checks, names, bookkeeping, repr); launching is per start
-// method (popen-spawn, popen-fork, popen-exec, registered by launchers.ts)
-// and the running child is a Popen (reaping, waiting, signals).
-//
-// Choices API.md leaves open (for users and the README):
-// - Program targets: `executable` (a bare name is searched in PATH, like
-//   execvp) with string `args`, `env`, `cwd`, `stdio`; they ignore the start
-//   method. Default stdio for every child: stdin /dev/null (as CPython),
-//   stdout/stderr inherited. 'pipe' streams are net.Sockets over a
-//   socketpair: p.stdin/stdout/stderr, p.stdio[i]; close() destroys them.
-//   A JS child under 'spawn' takes stdio for fds 0-2 only (3+ are the
-//   bootstrap's); 'fork' takes no env/cwd/stdio (ERR_START_METHOD_UNSUPPORTED).
-// - Spawn targets: a function by its source (no closures; native, bound,
-//   class and method-shorthand functions are refused at start() with
-//   ERR_TARGET_NOT_TRANSFERABLE), or { module, export = 'default' } where
-//   module is a URL, an absolute path, './relative' (to process.cwd()) or
-//   a package name. The child imports that module: code at its top level
-//   runs in the child too, so guard a script's main code (e.g.
-//   `if (process.argv[1] === fileURLToPath(import.meta.url))`) as Python
-//   needs `if __name__ == '__main__'`.
-// - Subclasses under 'spawn' travel by reference: `static module =
-//   import.meta.url` (export name = class name, or `static export`). The
-//   child runs only Process's constructor, then copies the instance's own
-//   enumerable properties (structured clone; Connections among them work);
-//   a subclass's #private fields do not travel. Anything else: 'fork'.
-// - isAlive() on a Process created by another process (a fork copy):
-//   ERR_PROCESS_NOT_CHILD 'can only test a child process'.
+// Process: multiprocessing.Process (3.8+ semantics) for Node.js, and this
+// process's own record, as CPython's multiprocessing/process.py:
+// currentProcess(), parentProcess(), activeChildren(). Policy lives here
+// (checks, names, bookkeeping, repr); options are checked in
+// process-options.ts, launching is per start method (context.ts), and the
+// running child is a Popen (reaping, waiting, signals). The user's guide to
+// all of it (targets, stdio, subclasses, start methods) is docs/api.md.
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
-import { binding } from './binding.js';
+import { binding, type Launched } from './binding.js';
+import { takeSpawnRecord, type SelfRecord } from './child/record.js';
 import { invokeTarget, runProcessTarget } from './child/runtarget.js';
+import { addChild, cleanup, forgetChildren, liveChildren, removeChild } from './children.js';
+import { assertStartMethod, getLaunchers, getStartMethod, type StartMethod } from './context.js';
+import { invalidArgType, ProcessError } from './errors.js';
+import { dropInheritedLiveness, livenessReadEnd } from './liveness.js';
+import { ParentProcess } from './parent.js';
+import { kSentinel, Popen } from './popen.js';
+import type { StdioEntry } from './popen-stdio.js';
 import {
-  addChild,
-  assertStartMethod,
-  becomeChild,
-  cleanup,
-  currentProcess,
-  dropInheritedLiveness,
-  getLaunchers,
-  getStartMethod,
-  livenessReadEnd,
-  nextCount,
-  removeChild,
-  validateStartMethod,
-  type SelfRecord,
-  type StartMethod,
-} from './context.js';
-import { invalidArgType, invalidArgValue, ProcessError } from './errors.js';
-import { kSentinel, Popen, type Launched } from './popen.js';
-import type { TargetSpec } from './popen-spawn.js';
-import { validateStdio, type StdioEntry, type StdioOption } from './popen-stdio.js';
-import { toSignalNumber, validateBoolean, validateObject, validateString, validateTimeout } from './validate.js';
+  checkProcessOptions,
+  classRef,
+  moduleSpecifier,
+  targetSpec,
+  type ProcessOptions,
+  type ProgramTarget,
+  type Target,
+  type TargetRef,
+} from './process-options.js';
+import { validateBoolean, validateString, validateTimeout } from './validate.js';
 
-/** A target carried by reference: a module (path, URL or package) and an export. */
-export interface TargetRef {
-  module: string | URL;
-  /** Defaults to 'default'. */
-  export?: string;
-}
-
-// Targets are called with any arguments and may return anything.
-export type Target = (...args: never[]) => unknown;
-
-export interface ProcessOptions {
-  target?: Target | TargetRef | null;
-  args?: unknown[];
-  kwargs?: Record<string, unknown> | null;
-  name?: string | null;
-  daemon?: boolean | null;
-  startMethod?: StartMethod;
-  executable?: string;
-  env?: Record<string, string>;
-  cwd?: string;
-  stdio?: StdioOption;
-  /**
-   * The child gets this signal when this process dies, even by SIGKILL
-   * (Linux's PR_SET_PDEATHSIG). Only from the main thread: Linux sends it
-   * when the creating *thread* exits.
-   */
-  parentDeathSignal?: string | number;
-}
+export type { ProcessOptions, Target, TargetRef } from './process-options.js';
+export type { SelfRecord } from './child/record.js';
 
 /** How a Process object came to be, besides `new Process()`. */
 interface InternalInit {
@@ -141,56 +91,6 @@ function exitCodeName(code: number): string {
   return name === null ? String(code) : `-${name}`;
 }
 
-function validateTarget(value: unknown): Target | TargetRef | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value === 'function') return value as Target;
-  if (typeof value === 'object') {
-    const ref = value as { module?: unknown; export?: unknown };
-    if (typeof ref.module !== 'string' && !(ref.module instanceof URL)) {
-      throw invalidArgType('options.target.module', 'of type string or an instance of URL', ref.module);
-    }
-    if (ref.module === '') throw invalidArgValue('options.target.module', ref.module, 'must not be empty');
-    if (ref.export === undefined) return { module: ref.module };
-    return { module: ref.module, export: validateString(ref.export, 'options.target.export') };
-  }
-  throw invalidArgType('options.target', 'of type function or an object { module, export }', value);
-}
-
-/** A module reference as an absolute specifier the child can import. */
-function moduleSpecifier(module: string | URL): string {
-  if (module instanceof URL) return module.href;
-  if (module.startsWith('/')) return pathToFileURL(module).href;
-  if (module.startsWith('./') || module.startsWith('../')) {
-    // Relative paths are relative to the working directory, like `node file`.
-    return pathToFileURL(`${process.cwd()}/${module}`).href;
-  }
-  return module; // a URL (file:, data:, node:) or a package name
-}
-
-function functionSource(fn: Target): string {
-  const source = Function.prototype.toString.call(fn);
-  const problem = /\{\s*\[native code\]\s*\}\s*$/.test(source)
-    ? 'it is a native or bound function'
-    : /^class[\s{]/.test(source)
-      ? 'it is a class'
-      : null;
-  if (problem === null) {
-    try {
-      // Parse only (never run) as the child will evaluate it: `(${source})`.
-      new Function(`return (${source}\n);`);
-      return source;
-    } catch {
-      // a method shorthand (`run() {}`) and the like
-    }
-  }
-  throw new ProcessError(
-    'ERR_TARGET_NOT_TRANSFERABLE',
-    `target ${fn.name ? `'${fn.name}' ` : ''}cannot be carried to a 'spawn' child by its source ` +
-      `(${problem ?? 'its source is not a function expression'}); ` +
-      `pass { module, export } to import it in the child, or use the 'fork' start method`,
-  );
-}
-
 export class Process {
   #target: Target | TargetRef | null = null;
   #args: unknown[] = [];
@@ -201,7 +101,7 @@ export class Process {
   readonly #identity: number[];
   #parentPid: number | null;
   readonly #startMethod: StartMethod | null = null;
-  #program: { executable: string; env: Record<string, string> | null; cwd: string | null } | null = null;
+  #program: ProgramTarget | null = null;
   #env: Record<string, string> | null = null;
   #cwd: string | null = null;
   #stdio: StdioEntry[] | null = null;
@@ -226,47 +126,24 @@ export class Process {
       this.#main = init.main;
       return;
     }
-    validateObject(options, 'options');
-    const target = validateTarget(options.target);
-    const args = options.args ?? [];
-    if (!Array.isArray(args)) throw invalidArgType('options.args', 'an instance of Array', args);
-    const kwargs = options.kwargs ?? null;
-    if (kwargs !== null) validateObject(kwargs, 'options.kwargs');
-    if (options.name !== undefined && options.name !== null) validateString(options.name, 'options.name');
-    if (options.daemon !== undefined && options.daemon !== null) validateBoolean(options.daemon, 'options.daemon');
-    if (options.startMethod !== undefined) this.#startMethod = validateStartMethod(options.startMethod, 'options.startMethod');
-    if (options.env !== undefined) {
-      validateObject(options.env, 'options.env');
-      for (const [key, value] of Object.entries(options.env)) {
-        validateString(value, `options.env.${key}`);
-        if (key === '' || key.includes('=')) throw invalidArgValue('options.env', key, 'must not have keys that are empty or contain "="');
-      }
-      this.#env = { ...options.env };
-    }
-    if (options.cwd !== undefined) this.#cwd = validateString(options.cwd, 'options.cwd');
-    this.#stdio = validateStdio(options.stdio, 'options.stdio');
-    if (options.parentDeathSignal !== undefined) {
-      this.#parentDeathSignal = toSignalNumber(options.parentDeathSignal, 'options.parentDeathSignal', false);
-    }
-    if (options.executable !== undefined) {
-      validateString(options.executable, 'options.executable');
-      if (options.executable === '') throw invalidArgValue('options.executable', options.executable, 'must not be empty');
-      if (target !== null) throw invalidArgValue('options', 'target and executable', 'must not have both target and executable');
-      if (kwargs !== null) throw invalidArgValue('options.kwargs', kwargs, 'is not allowed with executable');
-      args.forEach((arg: unknown, i) => validateString(arg, `options.args[${i}]`));
-      this.#program = { executable: options.executable, env: this.#env, cwd: this.#cwd };
-    }
+    const checked = checkProcessOptions(options);
+    if (checked.startMethod !== null) this.#startMethod = checked.startMethod;
+    this.#program = checked.program;
+    this.#env = checked.env;
+    this.#cwd = checked.cwd;
+    this.#stdio = checked.stdio;
+    this.#parentDeathSignal = checked.parentDeathSignal;
 
     const creator = currentProcess();
     const count = nextCount();
     this.#identity = [...creator.#identity, count];
     this.#parentPid = process.pid;
-    this.#daemon = options.daemon ?? creator.#daemon;
+    this.#daemon = checked.daemon ?? creator.#daemon;
     this.#authkey = Buffer.from(creator.#authkey);
-    this.#target = target;
-    this.#args = [...args];
-    this.#kwargs = kwargs === null ? null : { ...kwargs };
-    this.#name = options.name || `${new.target.name}-${this.#identity.join(':')}`;
+    this.#target = checked.target;
+    this.#args = checked.args;
+    this.#kwargs = checked.kwargs;
+    this.#name = checked.name || `${new.target.name}-${this.#identity.join(':')}`;
   }
 
   static {
@@ -344,8 +221,8 @@ export class Process {
         launched = this.#launchFork();
       } else {
         const result = getLaunchers().spawn({
-          target: this.#targetSpec(),
-          cls: this.#classRef(),
+          target: targetSpec(this.#target),
+          cls: this.constructor === Process ? null : classRef(this.constructor),
           props: this.constructor === Process ? null : Object.fromEntries(Object.entries(this)),
           args: this.#args,
           kwargs: this.#kwargs,
@@ -575,33 +452,6 @@ export class Process {
     this.#popen.sendSignal(signal);
   }
 
-  #targetSpec(): TargetSpec {
-    const target = this.#target;
-    if (target === null) return { kind: 'none' };
-    if (typeof target === 'function') return { kind: 'source', source: functionSource(target) };
-    return { kind: 'module', module: moduleSpecifier(target.module), export: target.export ?? 'default' };
-  }
-
-  // A subclass travels by reference: `static module = import.meta.url`
-  // (and optionally `static export = 'Name'`, default the class name).
-  #classRef(): { module: string; export: string } | null {
-    const cls = this.constructor as typeof Process & { module?: unknown; export?: unknown };
-    if (cls === Process) return null;
-    const module = Object.hasOwn(cls, 'module') ? cls.module : undefined;
-    if (typeof module !== 'string' && !(module instanceof URL)) {
-      throw new ProcessError(
-        'ERR_TARGET_NOT_TRANSFERABLE',
-        `Process subclass '${cls.name}' cannot be carried to a 'spawn' child: give it ` +
-          `\`static module = import.meta.url\` and export it from that module, or use the 'fork' start method`,
-      );
-    }
-    const name = Object.hasOwn(cls, 'export') ? cls.export : cls.name;
-    if (typeof name !== 'string' || name === '') {
-      throw new ProcessError('ERR_TARGET_NOT_TRANSFERABLE', `Process subclass has no export name: set \`static export = '<name>'\``);
-    }
-    return { module: moduleSpecifier(module), export: name };
-  }
-
   // The fork child runs this Process object itself: any target, closure or
   // subclass works, and args need not be cloneable.
   #launchFork(): Launched {
@@ -647,4 +497,52 @@ export function restoreProcess(
   kwargs: Record<string, unknown> | null,
 ): Process {
   return restoreProcessImpl(cls, record, target, args, kwargs);
+}
+
+// ---------------------------------------------------------------------------
+// This process's own record: its Process object, its parent, the counter
+// for its children's default names and identities (advances at construction).
+
+let current: Process | null = null;
+let parent: ParentProcess | null = null;
+let counter = 0;
+
+function nextCount(): number {
+  counter += 1;
+  return counter;
+}
+
+/** The running process (`'MainProcess'` in the main process). */
+export function currentProcess(): Process {
+  if (current === null) {
+    // A spawn child's bootstrap left its record without loading this module.
+    const record = takeSpawnRecord();
+    if (record !== null) becomeChild(restoreProcess(Process, record, null, [], null), record);
+    else current = makeMainProcess();
+  }
+  return current!;
+}
+
+/** This process's parent, or null in the main process. */
+export function parentProcess(): ParentProcess | null {
+  currentProcess();
+  return parent;
+}
+
+/** Started children that have not finished; reaps the finished ones. */
+export function activeChildren(): Process[] {
+  return liveChildren() as Process[];
+}
+
+/** Installs the child's own record (spawn bootstrap, fork child). */
+export function becomeChild(self: Process, record: SelfRecord): void {
+  current = self;
+  parent = new ParentProcess(record.parentName, record.parentPid, record.parentSentinel);
+  counter = 0;
+  forgetChildren();
+}
+
+/** The same record, now held by its final object (a subclass instance imported later). */
+export function replaceCurrent(self: Process): void {
+  current = self;
 }

@@ -1,7 +1,10 @@
 // Argument checks shared by the public API. They throw Node-shaped errors
 // naming the argument (see errors.ts).
 import { binding } from './binding.js';
-import { invalidArgType, outOfRange, unknownSignal } from './errors.js';
+import { invalidArgType, invalidArgValue, outOfRange, unknownSignal } from './errors.js';
+
+/** The largest fd, pid or process group number the kernel's int can hold. */
+export const INT32_MAX = 2 ** 31 - 1;
 
 export function validateInteger(value: unknown, name: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
@@ -9,6 +12,16 @@ export function validateInteger(value: unknown, name: string, min = Number.MIN_S
     throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);
   }
   return value;
+}
+
+/** A file descriptor: an integer 0..INT32_MAX. */
+export function validateFd(value: unknown, name: string): number {
+  return validateInteger(value, name, 0, INT32_MAX);
+}
+
+/** A process (or group) id: an integer 1..INT32_MAX (never 0 or a negative "group" form). */
+export function validatePid(value: unknown, name: string): number {
+  return validateInteger(value, name, 1, INT32_MAX);
 }
 
 export function validateString(value: unknown, name: string): string {
@@ -28,16 +41,27 @@ export function validateObject(value: unknown, name: string): Record<string, unk
   return value as Record<string, unknown>;
 }
 
-export function validateStringArray(value: unknown, name: string): string[] {
-  if (!Array.isArray(value)) throw invalidArgType(name, 'an instance of Array', value);
-  // A plain loop, not forEach: holes must fail at the first one, not be skipped.
-  for (let i = 0; i < value.length; i++) validateString(value[i], `${name}[${i}]`);
-  return value as string[];
+/** A child's whole environment: string values, keys neither empty nor containing '='. A copy. */
+export function validateEnv(value: unknown, name: string): Record<string, string> {
+  const env = validateObject(value, name);
+  for (const [key, entry] of Object.entries(env)) {
+    validateString(entry, `${name}.${key}`);
+    if (key === '' || key.includes('=')) throw invalidArgValue(name, key, 'must not have keys that are empty or contain "="');
+  }
+  return { ...(env as Record<string, string>) };
 }
 
-export function validateFunction(value: unknown, name: string): (...args: never[]) => unknown {
-  if (typeof value !== 'function') throw invalidArgType(name, 'of type function', value);
-  return value as (...args: never[]) => unknown;
+export function validateArray(value: unknown, name: string): unknown[] {
+  if (!Array.isArray(value)) throw invalidArgType(name, 'an instance of Array', value);
+  return value;
+}
+
+export function validateStringArray(value: unknown, name: string): string[] {
+  validateArray(value, name);
+  // A plain loop, not forEach: holes must fail at the first one, not be skipped.
+  const array = value as unknown[];
+  for (let i = 0; i < array.length; i++) validateString(array[i], `${name}[${i}]`);
+  return array as string[];
 }
 
 /**

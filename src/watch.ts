@@ -3,7 +3,6 @@
 // one native Watcher per fd and fans readiness out to one-shot subscribers:
 // a Process reaping its child and a wait() over the same sentinel can both
 // listen. No thread, no threadpool work, no polling loop.
-import { registerAtFork } from './atfork.js';
 import { binding, type NativeWatcher } from './binding.js';
 
 interface Subscriber {
@@ -102,11 +101,9 @@ export function watchedFdCount(): number {
 
 // A fork child inherits the parent's watchers (its children's sentinels, its
 // pending recv()s); their subscribers are the parent's business and must not
-// fire here. Drop them all; the child's own whenReadable() calls start afresh.
-registerAtFork({
-  // In parentheses: compiled with the module, not in every child (forkstart.ts).
-  afterInChild: (function afterInChild() {
-    for (const entry of entries.values()) entry.watcher.close();
-    entries.clear();
-  }),
+// fire here. Drop them all (fork/atfork.ts runs this in the child); the
+// child's own whenReadable() calls start afresh.
+export const dropInheritedWatchers = (function dropInheritedWatchers(): void {
+  for (const entry of entries.values()) entry.watcher.close();
+  entries.clear();
 });

@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { activeChildren, posix, Process } from '../dist/index.js';
-import { watchedFdCount } from '../dist/watch.js';
+import { watchedFdCount } from './internals.js';
 import { fdCount, kernelKeepsExitStatus, zombieChildren } from './helpers.js';
 
 const SCRIPT = fileURLToPath(new URL('./fixtures/process-parent-exit.js', import.meta.url));

@@ -11,7 +11,7 @@ import {
   ProcessError,
   setStartMethod,
 } from '../dist/index.js';
-import { childExecArgv } from '../dist/child/execargv.js';
+import { childExecArgv } from './internals.js';
 
 const DIST = new URL('../dist/index.js', import.meta.url).href;
 

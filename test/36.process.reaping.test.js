@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { posix, Process, wait, waitSync } from '../dist/index.js';
-import { watchedFdCount } from '../dist/watch.js';
+import { watchedFdCount } from './internals.js';
 import { fdCount, kernelKeepsExitStatus, zombieChildren } from './helpers.js';
 
 const UNCLOSED_LOOP = fileURLToPath(new URL('./fixtures/unclosed-loop.js', import.meta.url));

@@ -5,7 +5,6 @@
 // the bootstrap may already have loaded (and skips the ESM loader's
 // CommonJS export scan).
 import { createRequire } from 'node:module';
-import type { Process } from '../process.js';
 import type * as Target from './target.cjs';
 
 const target = createRequire(import.meta.url)('./target.cjs') as typeof Target;
@@ -13,6 +12,7 @@ const target = createRequire(import.meta.url)('./target.cjs') as typeof Target;
 export type { AnyTarget, ResolvedTargetRef } from './target.cjs';
 export const { invokeTarget, resolveTarget, runAndReport, runAsChild } = target;
 
-export function runProcessTarget(proc: Process): Promise<number> {
+/** Runs a Process's run() (anything with a name and a run method) as this child's whole work. */
+export function runProcessTarget(proc: { readonly name: string; run(): unknown }): Promise<number> {
   return target.runAndReport(proc.name, () => proc.run());
 }

@@ -3,7 +3,7 @@
 // Connections in args/kwargs, and a Process subclass. The bootstrap has
 // already read the payload, installed the uncaught-exception note and, for
 // a plain target, left the child's record for currentProcess().
-import type { SelfRecord } from '../context.js';
+import type { SelfRecord } from './record.js';
 import type { Process } from '../process.js';
 import { invokeTarget, resolveTarget, runAsChild } from './runtarget.js';
 import { restoreConnections } from './transfer.js';
@@ -12,8 +12,7 @@ import type { SpawnPayload } from './wire.cjs';
 // A subclass: import it, then become an instance of it (Process's
 // constructor only, then the parent's own properties, as unpickling does).
 async function becomeSubclass(payload: SpawnPayload, record: SelfRecord, args: unknown[], kwargs: Record<string, unknown> | null, props: Record<string, unknown> | null): Promise<Process> {
-  const { Process, restoreProcess } = await import('../process.js');
-  const { becomeChild, replaceCurrent } = await import('../context.js');
+  const { Process, becomeChild, replaceCurrent, restoreProcess } = await import('../process.js');
   // The record is in place before the subclass's module is imported: code
   // that runs at import time already sees this child's identity.
   becomeChild(restoreProcess(Process, record, null, [], null), record);
@@ -41,7 +40,7 @@ export async function runFull(payload: SpawnPayload, record: SelfRecord): Promis
     // connection.js only when there are Connections: a leaner start otherwise.
     const { Connection } = payload.connections.length > 0 ? await import('../connection.js') : { Connection: null };
     const connections = payload.connections.map((slot) =>
-      Connection!.fromFd(slot.fd, { readable: slot.readable, writable: slot.writable, maxMessageSize: slot.maxMessageSize }),
+      new Connection!(slot.fd, { readable: slot.readable, writable: slot.writable, maxMessageSize: slot.maxMessageSize }),
     );
     const args = restoreConnections(payload.args, connections) as unknown[];
     const kwargs = restoreConnections(payload.kwargs, connections) as Record<string, unknown> | null;

@@ -18,14 +18,14 @@
 // `Process <name>:` and the stack on stderr; signal N -> -N (no SIGTERM or
 // SIGINT handler is installed here).
 import { closeSync, readFileSync, writeSync } from 'node:fs';
-import type { SelfRecord } from '../context.js' with { 'resolution-mode': 'import' };
+import type { SelfRecord } from './record.js' with { 'resolution-mode': 'import' };
 import type * as Full from './spawn-full.js' with { 'resolution-mode': 'import' };
 import { invokeTarget, reportFailure, resolveTarget, runAsChild } from './target.cjs';
 import { decodePayload, type SpawnPayload } from './wire.cjs';
 
 const PAYLOAD_FD = 3;
 
-// Where context.ts's currentProcess() finds this child's record (read and
+// Where process.ts's currentProcess() finds this child's record (read and
 // cleared by child/record.ts's takeSpawnRecord). A global slot, not a
 // module variable: this file cannot share ES module state without loading
 // the ESM loader.

@@ -3,8 +3,8 @@
 // run there; childMain runs from a clean stack wherever fork was called.
 import { closeSync, writeSync } from 'node:fs';
 import { expect } from 'chai';
-import { binding } from '../../dist/binding.js';
-import { forkChild } from '../../dist/forkstart.js';
+import { binding } from '../internals.js';
+import { forkChild } from '../internals.js';
 import { readAll } from './forkhelpers.js';
 
 /** Forks from `where`; the child and the parent's leftovers write marks to a pipe. */

@@ -7,8 +7,8 @@
 // are SIGKILLed, so the suite goes on.
 import { closeSync, readFile } from 'node:fs';
 import { expect } from 'chai';
-import { binding } from '../../dist/binding.js';
-import { forkChild } from '../../dist/forkstart.js';
+import { binding } from '../internals.js';
+import { forkChild } from '../internals.js';
 import { Process } from '../../dist/index.js';
 import { fdCount, zombieChildren } from '../helpers.js';
 

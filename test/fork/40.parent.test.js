@@ -9,9 +9,9 @@ import { createServer, get } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { binding, forkBinding } from '../../dist/binding.js';
-import { forkChild } from '../../dist/forkstart.js';
-import { whenReadable } from '../../dist/watch.js';
+import { binding, forkBinding } from '../internals.js';
+import { forkChild } from '../internals.js';
+import { whenReadable } from '../internals.js';
 import { fdCount, openFds, zombieChildren } from '../helpers.js';
 import { readAll } from './forkhelpers.js';
 

@@ -3,7 +3,6 @@
 // Pipes across the fork.
 import { expect } from 'chai';
 import { Pipe, Process, currentProcess, parentProcess } from '../../dist/index.js';
-import { forkReady } from '../../dist/popen-fork.js';
 import { fdCount, zombieChildren } from '../helpers.js';
 
 const fork = (options) => new Process({ startMethod: 'fork', ...options });
@@ -17,9 +16,6 @@ async function run(options) {
 
 describe('Process with startMethod fork', function () {
   this.timeout(60000);
-  before(async () => {
-    await forkReady();
-  });
 
   it('runs a closure over the parent\'s live state and reports through a Pipe', async () => {
     const [r, w] = Pipe(false);

@@ -5,14 +5,12 @@ import { writeSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import { expect } from 'chai';
 import { Pipe, Process, posix, wait } from '../../dist/index.js';
-import { forkReady } from '../../dist/popen-fork.js';
 import { fdCount, zombieChildren } from '../helpers.js';
 
 describe('Connection byte API with startMethod fork', function () {
   this.timeout(60000);
   let fds;
   before(async () => {
-    await forkReady();
     // The first start() opens fds the package keeps (a self-pipe, /dev/null): not a leak.
     const p = new Process({ startMethod: 'fork', target: () => {} });
     p.start();

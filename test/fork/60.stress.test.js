@@ -2,7 +2,6 @@
 // children: no hang, no crash, every exit code right, nothing leaked.
 import { expect } from 'chai';
 import { Process } from '../../dist/index.js';
-import { forkReady } from '../../dist/popen-fork.js';
 import { fdCount, zombieChildren } from '../helpers.js';
 import { forkAndWait } from './forkhelpers.js';
 
@@ -53,7 +52,6 @@ describe('fork stress', function () {
   });
 
   it('200 Process fork children started together, joined together', async () => {
-    await forkReady();
     const procs = [];
     for (let k = 0; k < 200; k++) {
       const p = new Process({ startMethod: 'fork', target: (n) => process.exit(n % 100), args: [k] });

@@ -18,7 +18,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { expect } from 'chai';
-import { forkReady } from '../../dist/popen-fork.js';
 import { zombieChildren } from '../helpers.js';
 import { childCallbackSpy, expectAllClean, forkSequence, startInside } from './hanghelpers.js';
 
@@ -36,9 +35,6 @@ function mixedStart(emitter, event, when) {
 
 describe('fork children never hang: the parent\'s handles with data in flight', function () {
   this.timeout(240000);
-  before(async () => {
-    await forkReady();
-  });
   after(() => {
     expect(zombieChildren()).to.deep.equal([]);
   });

@@ -10,7 +10,6 @@
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
-import { forkReady } from '../../dist/popen-fork.js';
 import { zombieChildren } from '../helpers.js';
 import { expectAllClean, forkSequence } from './hanghelpers.js';
 
@@ -98,7 +97,6 @@ describe('fork children never hang: full GCs in the child, the parent in every G
   // to mark, and garbage between forks.
   let hog;
   before(async () => {
-    await forkReady();
     hog = churn(50000);
     // Its first call warns (on a nextTick, which a child would inherit).
     v8.queryObjects(Idle, { format: 'count' });

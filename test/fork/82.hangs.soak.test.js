@@ -19,7 +19,6 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
-import { forkReady } from '../../dist/popen-fork.js';
 import { zombieChildren } from '../helpers.js';
 import { childCallbackSpy, expectAllClean, forkSequence, startInside } from './hanghelpers.js';
 
@@ -89,9 +88,6 @@ const kinds = [
 
 describe('fork soak: 1000 children from a parent with everything in flight', function () {
   this.timeout(600000);
-  before(async () => {
-    await forkReady();
-  });
   after(() => {
     expect(zombieChildren()).to.deep.equal([]);
   });

@@ -1,8 +1,8 @@
 // Helpers for the fork suite: run a function in a forkChild() child and get
 // back what it reported (JSON over a pipe), its exit status, and no leaks.
 import { closeSync, readSync } from 'node:fs';
-import { forkChild } from '../../dist/forkstart.js';
-import { binding, forkBinding } from '../../dist/binding.js';
+import { forkChild } from '../internals.js';
+import { binding, forkBinding } from '../internals.js';
 import { describeHang } from '../helpers.js';
 
 // A fork child that has not ended by then has hung: the test fails (and the

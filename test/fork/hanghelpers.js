@@ -5,7 +5,7 @@
 // out more deadlines would only make the failure slower).
 import { closeSync, writeSync } from 'node:fs';
 import { expect } from 'chai';
-import { binding } from '../../dist/binding.js';
+import { binding } from '../internals.js';
 import { Process } from '../../dist/index.js';
 import { readAll } from './forkhelpers.js';
 

@@ -1,10 +1,9 @@
-// Per-process state that Node caches in JS and a fork child inherits stale
-// (DESIGN.md, "Forking a Node process", item 5). Fixed by at-fork hooks the
-// library registers itself, through the same registry users get. They are
-// registered first (index.ts imports this module first), so they run before
-// any user hook in the child.
-import { binding } from './binding.js';
-import { registerAtFork } from './atfork.js';
+// Per-process state a fork child inherits stale (docs/design.md, "Forking a
+// Node process"): what Node caches in JS (pid, ppid, Math.random's state,
+// randomUUID's batch) and the library's own lineage (which fork this is, the
+// sentinel write end a child holds). atfork.ts runs the fixes below first,
+// before any user hook.
+import { binding } from '../binding.js';
 
 // Math.random: V8 keeps its xorshift128+ state and a cache of 64 results in
 // the native context, and offers no way to reseed it; the child would
@@ -32,7 +31,7 @@ function random(): number {
   return (high * 67108864 + low) / 9007199254740992;
 }
 
-// In parentheses: compiled with the module, not in every child (forkstart.ts).
+// In parentheses: compiled with the module, not in every child (child.ts).
 const reseedMathRandom = (function reseedMathRandom(): void {
   poolIndex = pool.length; // a grandchild must not reuse its parent's pool
   Object.defineProperty(Math, 'random', { value: random, writable: true, enumerable: false, configurable: true });
@@ -53,7 +52,7 @@ const reseedMathRandom = (function reseedMathRandom(): void {
 // the cache; randomUUID({ disableEntropyCache: true }) never used it.
 const UUID_BATCH = 128;
 
-function drainUuidCache(): void {
+export function drainUuidCache(): void {
   const { randomUUID } = crypto();
   for (let i = 0; i < UUID_BATCH; i++) randomUUID();
 }
@@ -62,14 +61,33 @@ function getppid(): number {
   return binding.getppid();
 }
 
-registerAtFork({
-  afterInParent() {
-    drainUuidCache();
-  },
-  afterInChild: (function afterInChild() {
-    Object.defineProperty(process, 'pid', { value: binding.getpid(), writable: false, enumerable: true, configurable: true });
-    // A getter: the parent may die and the child be re-parented.
-    Object.defineProperty(process, 'ppid', { get: getppid, enumerable: true, configurable: true });
-    reseedMathRandom();
-  }),
+// Counts the forks this process descends from: state made before a fork
+// (a Connection's buffered reads, a fork child's pending childMain) knows
+// it is a copy when the count has moved.
+let generation = 0;
+
+export function forkGeneration(): number {
+  return generation;
+}
+
+// In a fork child on the pipe fallback: the write end of its own sentinel.
+// Only this process may hold it, so any process forked from here (a
+// grandchild, through either fork path) closes its inherited copy first.
+let heldSentinel: number | null = null;
+
+export function holdSentinel(fd: number | null): void {
+  heldSentinel = fd;
+}
+
+/** The child's own pid and ppid, a reseeded Math.random, the next generation. */
+export const stateAfterForkInChild = (function stateAfterForkInChild(): void {
+  Object.defineProperty(process, 'pid', { value: binding.getpid(), writable: false, enumerable: true, configurable: true });
+  // A getter: the parent may die and the child be re-parented.
+  Object.defineProperty(process, 'ppid', { get: getppid, enumerable: true, configurable: true });
+  reseedMathRandom();
+  generation++;
+  if (heldSentinel !== null) {
+    binding.close(heldSentinel);
+    heldSentinel = null;
+  }
 });

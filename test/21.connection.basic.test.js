@@ -4,7 +4,7 @@ import { writeSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import { expect } from 'chai';
 import { Connection, Pipe, ProcessError, posix } from '../dist/index.js';
-import { watchedFdCount } from '../dist/watch.js';
+import { watchedFdCount } from './internals.js';
 import { fdCount, rejection } from './helpers.js';
 
 function expectCode(fn, code, message) {
@@ -302,15 +302,15 @@ describe('20 Connection: basics', function () {
     expect(watchedFdCount()).to.equal(watched);
   });
 
-  it('wraps an existing fd with new Connection() / Connection.fromFd(), validating options', function () {
+  it('wraps an existing fd with new Connection(), validating options', function () {
     const [r, w] = posix.pipe();
-    const reader = Connection.fromFd(r, { writable: false });
+    const reader = new Connection(r, { writable: false });
     const writer = new Connection(w, { readable: false });
     open.push(reader, writer);
     writer.send({ wrapped: true });
     expect(reader.recvSync()).to.deep.equal({ wrapped: true });
-    expectCode(() => Connection.fromFd(-1), 'ERR_OUT_OF_RANGE');
-    expectCode(() => Connection.fromFd('3'), 'ERR_INVALID_ARG_TYPE');
+    expectCode(() => new Connection(-1), 'ERR_OUT_OF_RANGE');
+    expectCode(() => new Connection('3'), 'ERR_INVALID_ARG_TYPE');
     expectCode(() => new Connection(r, { readable: 'no' }), 'ERR_INVALID_ARG_TYPE');
     expectCode(() => new Connection(r, { readable: false, writable: false }), 'ERR_INVALID_ARG_VALUE');
   });

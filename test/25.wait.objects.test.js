@@ -2,7 +2,7 @@
 // errors (async ones reject), and the async version's bookkeeping.
 import { expect } from 'chai';
 import { Pipe, ProcessError, posix, wait, waitSync } from '../dist/index.js';
-import { watchedFdCount } from '../dist/watch.js';
+import { watchedFdCount } from './internals.js';
 import { fdCount, openFds, rejection, seconds, zombieChildren } from './helpers.js';
 
 

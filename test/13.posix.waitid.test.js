@@ -3,7 +3,7 @@
 // timed waits that leave no thread or fd behind, on both sentinel paths.
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
-import { binding } from '../dist/binding.js';
+import { binding } from './internals.js';
 import { posix } from '../dist/index.js';
 import { kernelKeepsExitStatus, zombieChildren } from './helpers.js';
 import { killAndReap, readAll, release, spawnSleep } from './fixtures/posix-util.js';

@@ -2,7 +2,7 @@
 // test_wait_integer, test_neg_timeout) ported, for waitSync() and wait().
 import { expect } from 'chai';
 import { Pipe, posix, wait, waitSync } from '../dist/index.js';
-import { watchedFdCount } from '../dist/watch.js';
+import { watchedFdCount } from './internals.js';
 import { expectNoLeaks, seconds } from './helpers.js';
 import { spawnNode } from './nodechild.js';
 
@@ -31,7 +31,7 @@ for (const [name, api] of Object.entries(flavours)) {
           const [r, w] = Pipe(false);
           children.push(
             spawnNode(
-              `const w = Connection.fromFd(3, { readable: false });
+              `const w = new Connection(3, { readable: false });
                for (let i = 0; i < 10; i++) {
                  w.send([i, process.pid]);
                  if (${slow}) await new Promise((ok) => setTimeout(ok, Math.random() * 100));

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { parseDuration, parseSignal } from '../dist/cli/duration.js';
-import * as posix from '../dist/posix.js';
+import { parseDuration, parseSignal } from './internals.js';
+import { posix } from '../dist/index.js';
 import { cli, procStat } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import { cli as runCli } from './helpers.js';
-import * as posix from '../dist/posix.js';
+import { posix } from '../dist/index.js';
 
 const NO_SUCH_PID = String(2 ** 31 - 1); // above any pid_max
 

@@ -1,10 +1,10 @@
 // Connections across real processes: node children spawned with posix.spawn
 // get one end through the fd map (child fd 3) and rebuild it with
-// Connection.fromFd, as the spawn start method does.
+// new Connection(fd), as the spawn start method does.
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Pipe, wait } from '../dist/index.js';
-import { watchedFdCount } from '../dist/watch.js';
+import { watchedFdCount } from './internals.js';
 import { expectNoLeaks } from './helpers.js';
 import { reap, spawnNode } from './nodechild.js';
 
@@ -20,7 +20,7 @@ describe('20 Connection: across processes', function () {
   it('recvSync() blocks until a child writes', async function () {
     const [r, w] = Pipe(false);
     const child = spawnNode(
-      `const w = Connection.fromFd(3, { readable: false });
+      `const w = new Connection(3, { readable: false });
        setTimeout(() => { w.send({ from: process.pid, at: Date.now() }); w.close(); }, 400);`,
       [w.fileno()],
     );
@@ -54,8 +54,8 @@ describe('20 Connection: across processes', function () {
       }
       // The child echoes the message back with its length; its recv() is async.
       const child = spawnNode(
-        `const rx = Connection.fromFd(3, { writable: ${duplex} });
-         const tx = ${duplex} ? rx : Connection.fromFd(4, { readable: false });
+        `const rx = new Connection(3, { writable: ${duplex} });
+         const tx = ${duplex} ? rx : new Connection(4, { readable: false });
          const m = await rx.recv();
          tx.send({ length: m.length, echo: m });
          rx.close(); if (tx !== rx) tx.close();`,
@@ -110,7 +110,7 @@ describe('20 Connection: across processes', function () {
   it('a duplex Connection handed to a child carries requests and replies; EOF when the child exits', async function () {
     const [mine, theirs] = Pipe();
     const child = spawnNode(
-      `const c = Connection.fromFd(3);
+      `const c = new Connection(3);
        for (;;) {
          const s = c.recvSync();
          if (s === null) break;
@@ -139,8 +139,8 @@ describe('20 Connection: across processes', function () {
     expect(r.recvSync()).to.deep.equal({ i: 0 });
     expect(await r.recv()).to.deep.equal({ i: 1 });
     const child = spawnNode(
-      `const r = Connection.fromFd(3, { writable: false });
-       const out = Connection.fromFd(4, { readable: false });
+      `const r = new Connection(3, { writable: false });
+       const out = new Connection(4, { readable: false });
        const got = [];
        for (;;) { try { got.push(r.recvSync()); } catch (e) { got.push(e.code); break; } }
        out.send(got);`,
@@ -173,7 +173,7 @@ describe('20 Connection: across processes', function () {
   it('a child can rebuild a Connection from an inherited fd and check its direction', async function () {
     const [r, w] = Pipe(false);
     const child = spawnNode(
-      `const c = Connection.fromFd(3, { writable: false });
+      `const c = new Connection(3, { writable: false });
        let code = 'none';
        try { c.send(1); } catch (e) { code = e.code; }
        process.exitCode = code === 'ERR_CONNECTION_READ_ONLY' ? 7 : 1;`,

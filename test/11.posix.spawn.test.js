@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { binding } from '../dist/binding.js';
+import { binding } from './internals.js';
 import { posix } from '../dist/index.js';
 import { fdCount, zombieChildren } from './helpers.js';
 import { fdTable, isCloexec, sleepingFdTable, killAndReap, pidfdMode, readAll, release, run, sh, spawnSleep } from './fixtures/posix-util.js';

@@ -7,7 +7,7 @@ import { deserialize, serialize } from 'node:v8';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { BufferTooShort, Connection, Pipe, Process, ProcessError, posix } from '../dist/index.js';
-import { watchedFdCount } from '../dist/watch.js';
+import { watchedFdCount } from './internals.js';
 import { expectNoLeaks, rejection } from './helpers.js';
 import { reap, spawnNode } from './nodechild.js';
 
@@ -416,7 +416,7 @@ describe('22 Connection: byte API', function () {
     expect(r.recvBytesSync().length).to.equal(0);
     const [fr, fw] = posix.pipe();
     const reader = new Connection(fr, { writable: false, maxMessageSize: 8 });
-    const writer = Connection.fromFd(fw, { readable: false });
+    const writer = new Connection(fw, { readable: false });
     open.push(reader, writer);
     expect(reader.maxMessageSize).to.equal(8);
     writer.sendBytes(Buffer.alloc(9));
@@ -483,7 +483,7 @@ describe('22 Connection: byte API across processes', function () {
     // The child takes two messages (async recvBytes, then recvBytesIntoSync)
     // and echoes each; the parent receives the echoes async, then sync.
     const child = spawnNode(
-      `const c = Connection.fromFd(3);
+      `const c = new Connection(3);
        const m = await c.recvBytes();
        c.sendBytes(m);
        const into = new Uint8Array(m.length + 16);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import * as posix from '../dist/posix.js';
+import { posix } from '../dist/index.js';
 import { cli } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -423,7 +423,7 @@ describe('51 cli: posix-process run as GNU timeout', () => {
       }
     });
 
-    // watch refuses at once without pidfds (see 50.cli.watch).
+    // watch refuses at once without pidfds (see 52.cli.watch).
     (posix.pidfdSupported() ? it : it.skip)('watch: SIGUSR1 ends it as its default action would, without an inspector', async () => {
       const sleeper = spawn('sleep', ['10'], { stdio: 'ignore' });
       try {

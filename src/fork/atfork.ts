@@ -1,8 +1,12 @@
 // At-fork hooks, like Python's os.register_at_fork: callbacks that run
 // around every fork of this process (posix.fork() and the fork start
 // method). `before` hooks run in reverse registration order, the `after`
-// hooks in registration order, as in CPython.
-import { invalidArgType } from './errors.js';
+// hooks in registration order, as in CPython. The library's own fixes run
+// first, in the one order written below (not in module import order).
+import { invalidArgType } from '../errors.js';
+import { forgetUnreapedChildren } from '../popen.js';
+import { dropInheritedWatchers } from '../watch.js';
+import { drainUuidCache, stateAfterForkInChild } from './state.js';
 
 export interface AtForkHooks {
   before?: () => void;
@@ -11,8 +15,13 @@ export interface AtForkHooks {
 }
 
 const before: Array<() => void> = [];
-const afterInParent: Array<() => void> = [];
-const afterInChild: Array<() => void> = [];
+// The library's fixes, then the user's hooks.
+const afterInParent: Array<() => void> = [drainUuidCache];
+const afterInChild: Array<() => void> = [
+  stateAfterForkInChild, // pid, ppid, Math.random, fork generation, held sentinel: before anything else
+  dropInheritedWatchers, // the parent's fd watchers and their subscribers
+  forgetUnreapedChildren, // the parent's children are not this process's
+];
 
 /**
  * Registers callbacks around every fork of this process (the fork start
@@ -64,7 +73,7 @@ export function runAfterForkInParent(): void {
   runAll(afterInParent);
 }
 
-// In parentheses: compiled with the module, not in every child (forkstart.ts).
+// In parentheses: compiled with the module, not in every child (child.ts).
 export const runAfterForkInChild = (function runAfterForkInChild(): void {
   runAll(afterInChild);
 });

@@ -92,7 +92,7 @@ describe('posix poll, pipe, close', function () {
     // Runs in a child node: before the fix the C++ exception escaped the
     // libuv callback and the process aborted (SIGABRT).
     const script = (handler) => `
-      import { binding } from ${JSON.stringify(new URL('../dist/binding.js', import.meta.url).href)};
+      import { binding } from ${JSON.stringify(new URL('./internals.js', import.meta.url).href)};
       import { writeSync } from 'node:fs';
       ${handler ? "process.on('uncaughtException', (e) => { writeSync(1, 'caught ' + e.message); process.exit(3); });" : ''}
       const [r, w] = binding.pipe();

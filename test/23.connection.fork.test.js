@@ -33,7 +33,7 @@ async function runSingleThreaded(body) {
 // The scenario scripts report over fd 1 (a pipe) with framed messages.
 const REPORT = `
 import { Connection } from ${JSON.stringify(INDEX)};
-const report = Connection.fromFd(1, { readable: false });
+const report = new Connection(1, { readable: false });
 `;
 
 describe('20 Connection: across posix.fork()', function () {

@@ -5,7 +5,7 @@
 // that keep the real calls harmless are documented in the fixture.
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
-import { binding, forkBinding } from '../dist/binding.js';
+import { binding, forkBinding } from './internals.js';
 import { posix } from '../dist/index.js';
 import { readAll, release } from './fixtures/posix-util.js';
 import { describeHang } from './helpers.js';

@@ -1,7 +1,7 @@
 // Whether this Node process may fork and run JS in the child: the one place
-// that decides it (docs/design.md, "Node versions and internals" and
-// "Forking a Node process"). Every fork path (the fork start method,
-// posix.fork()) and getAllStartMethods() ask here.
+// that decides it, platform included (docs/design.md, "Node versions and
+// internals" and "Forking a Node process"). Every fork path (the fork start
+// method, posix.fork()) and getAllStartMethods() ask here.
 //
 // Three kinds of reason, checked in this order:
 //  1. where: Linux, the main thread;
@@ -21,9 +21,9 @@
 // at run time).
 import { cachedDataVersionTag, setFlagsFromString } from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
-import { binding, forkBinding } from './binding.js';
-import { ProcessError } from './errors.js';
-import { forkChild } from './forkstart.js';
+import { binding, forkBinding, type Launched } from '../binding.js';
+import { ProcessError } from '../errors.js';
+import { forkChild } from './child.js';
 
 /** The Node majors whose fork suite runs in CI. */
 export const TESTED_NODE_MAJORS: readonly number[] = [20, 22, 24, 26];
@@ -84,7 +84,7 @@ function thisNodeProblem(): string | null {
     // never hang").
     else if (loaded.forkPlatformProblem() !== null) nodeProblem = loaded.forkPlatformProblem();
     else if (typeof internals.reallyExit !== 'function' || typeof internals._fatalException !== 'function') {
-      // forkstart.ts installs the child's exit path on both.
+      // child.ts installs the child's exit path on both.
       nodeProblem = 'this Node.js has no process.reallyExit/process._fatalException, which the fork child leaves through';
     } else nodeProblem = null;
   }
@@ -156,4 +156,10 @@ export function assertForkSafe(): void {
       : `Run node with --single-threaded (node --single-threaded app.js; NODE_OPTIONS cannot carry it), ` +
         `or use the 'spawn' start method.`;
   throw new ProcessError('ERR_FORK_UNSAFE', `cannot fork this Node.js process safely: ${reason}. ${hint}`);
+}
+
+/** The 'fork' start method's launch: the gate, then the fork (child.ts). */
+export function launchFork(childMain: () => Promise<number>): Launched {
+  assertForkSafe();
+  return forkChild(childMain);
 }

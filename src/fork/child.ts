@@ -1,6 +1,6 @@
 // The 'fork' start method's launch: fork this Node process and run
 // `childMain` in the copy (docs/design.md, "Forking a Node process").
-// Callers ask forksafety.ts first.
+// Callers ask gate.ts first.
 //
 // Parent: returns { pid, pidfd, sentinel } right after the fork.
 // Child: never returns to the caller. It makes the parent's I/O handles
@@ -11,54 +11,25 @@
 import { AsyncResource, createHook, executionAsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import './forkstate.js';
-import { binding, forkBinding, type ForkBinding, type NativeSpawnResult } from './binding.js';
-import { registerAtFork, runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './atfork.js';
-import { invalidArgType } from './errors.js';
+import { binding, forkBinding, type ForkBinding, type Launched } from '../binding.js';
+import { invalidArgType } from '../errors.js';
+import { runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './atfork.js';
+import { forkGeneration, holdSentinel } from './state.js';
 
-export interface ForkStarted {
-  pid: number;
-  /** The child's pidfd, or null on the pipe fallback (POSIX_PROCESS_NO_PIDFD=1, old kernels). */
-  pidfd: number | null;
-  /** Readable once the child has ended: the pidfd, or a pipe's read end. */
-  sentinel: number;
-}
-
-// In a fork child on the pipe fallback: the write end of its own sentinel.
-// Only this process may hold it, so any process forked from here (a
-// grandchild, through either fork path) closes its inherited copy first.
-let heldSentinel: number | null = null;
-
-// Counts the forks this process descends from. A child that forks while
-// its own childMain is still running hands that promise chain down to the
-// grandchild (like any pending callback); when it settles there, it is
-// not the grandchild's and must not end it.
-let generation = 0;
-
-registerAtFork({
-  afterInChild: (function afterInChild() {
-    generation++;
-    if (heldSentinel !== null) {
-      binding.close(heldSentinel);
-      heldSentinel = null;
-    }
-  }),
-});
-
-// The fork addon, once forksafety.ts has found it usable.
+// The fork addon, once gate.ts has found it usable.
 let native: ForkBinding;
 
 /**
  * Forks this process. In the parent: the child's pid and sentinel. In the
  * child: runs `childMain` and exits with the code it resolves to (when 0,
  * `process.exitCode` is honoured, as at a normal Node exit); never returns.
- * The caller has asked forksafety.ts whether this process may fork.
+ * The caller has asked gate.ts whether this process may fork.
  */
-export function forkChild(childMain: () => Promise<number>): ForkStarted {
+export function forkChild(childMain: () => Promise<number>): Launched {
   if (typeof childMain !== 'function') throw invalidArgType('childMain', 'of type function', childMain);
   prepareParent();
   runBeforeFork();
-  let result: NativeSpawnResult | number;
+  let result: Launched | number;
   try {
     result = native.forkChild();
   } catch (error) {
@@ -84,7 +55,7 @@ const enterChild = (function enterChild(sentinelWrite: number | null, childMain:
   inForkChild = true;
   dropParentErrorListeners();
   runAfterForkInChild();
-  heldSentinel = sentinelWrite;
+  holdSentinel(sentinelWrite);
   silenceInheritedCallbacks();
   clearAsyncIdStack();
   unwinding = true;
@@ -99,7 +70,7 @@ const enterChild = (function enterChild(sentinelWrite: number | null, childMain:
 
 const runChildMain = (function runChildMain(): void {
   unwinding = false;
-  const mine = generation;
+  const mine = forkGeneration();
   const childMain = pendingMain as () => Promise<number>;
   pendingMain = null;
   let main: Promise<number>;
@@ -110,13 +81,13 @@ const runChildMain = (function runChildMain(): void {
   }
   main.then(
     (function settled(code: number) {
-      if (generation !== mine) return;
+      if (forkGeneration() !== mine) return;
       // A code from childMain wins; 0 leaves process.exitCode in charge.
       if (typeof code === 'number' && code !== 0) process.exit(code);
       process.exit();
     }),
     (function failed(error: unknown) {
-      if (generation === mine) strayError(error);
+      if (forkGeneration() === mine) strayError(error);
     }),
   );
 });
