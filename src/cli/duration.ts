@@ -166,22 +166,3 @@ export function verboseSignalName(n: number): string {
   if (Object.hasOwn(signals, 'SIGPOLL') && n === signals.SIGPOLL) return 'POLL';
   return signalName(n)?.replace(/^SIG/, '') ?? String(n);
 }
-
-/** Node's setTimeout caps at 2^31-1 ms (about 24.8 days); longer waits re-arm. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-export interface Deadline {
-  cancel(): void;
-}
-
-/** Calls `fn` once, `seconds` from now (an exact timer on the event loop, no polling). */
-export function after(seconds: number, fn: () => void): Deadline {
-  const due = performance.now() + seconds * 1000;
-  let timer: NodeJS.Timeout;
-  const arm = (): void => {
-    const remaining = Math.ceil(due - performance.now());
-    timer = remaining > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(fn, Math.max(remaining, 1));
-  };
-  arm();
-  return { cancel: () => clearTimeout(timer) };
-}

@@ -14,7 +14,8 @@ import { getSystemErrorMap } from 'node:util';
 import { Popen } from '../popen.js';
 import * as posix from '../posix.js';
 import { surviveBrokenPipe } from './brokenpipe.js';
-import { after, nameOfSignal, verboseSignalName, type Deadline } from './duration.js';
+import { deadlineIn, timerUntil, type Timer } from '../timing.js';
+import { nameOfSignal, verboseSignalName } from './duration.js';
 import { EXIT_CANCELED, EXIT_CANNOT_INVOKE, EXIT_ENOENT, EXIT_TIMEDOUT } from './exitcodes.js';
 
 export interface RunOptions {
@@ -166,7 +167,7 @@ class Supervisor {
   #received: NodeJS.Signals | null = null;
   #signalled = false;
   #killArmed = false;
-  #timer: Deadline | null = null;
+  #timer: Timer | null = null;
   #fail: (err: unknown) => void = () => {};
 
   constructor(command: string, options: RunOptions) {
@@ -187,7 +188,7 @@ class Supervisor {
     this.#child = child;
     if (this.#options.timeout > 0) {
       // Counted from just before the spawn, which itself takes about a millisecond.
-      this.#timer = after(Math.max(this.#options.timeout - (performance.now() - started) / 1000, 0), this.#onAlarm);
+      this.#timer = timerUntil(started + this.#options.timeout * 1000, this.#onAlarm);
     }
     // A SIGCHLD that came before there was a child to poll (pipe fallback).
     this.#onChild();
@@ -285,7 +286,7 @@ class Supervisor {
         // now on SIGALRM means "kill".
         this.#killArmed = true;
         this.#timer?.cancel();
-        this.#timer = after(this.#options.killAfter, this.#onAlarm);
+        this.#timer = timerUntil(deadlineIn(this.#options.killAfter) as number, this.#onAlarm);
       }
     }
   }

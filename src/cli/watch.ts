@@ -13,7 +13,7 @@
 //   of polling kill(pid, 0), which could also hit a recycled pid.
 import * as posix from '../posix.js';
 import { whenReadable, type Subscription } from '../watch.js';
-import { after, type Deadline } from './duration.js';
+import { deadlineIn, timerUntil, type Timer } from '../timing.js';
 import { EXIT_CANCELED, EXIT_TIMEDOUT } from './exitcodes.js';
 
 export async function watch(pids: number[], timeoutSec: number): Promise<number> {
@@ -41,7 +41,7 @@ export async function watch(pids: number[], timeoutSec: number): Promise<number>
 
   return new Promise<number>((resolve) => {
     const open = new Map<number, Subscription>();
-    let timer: Deadline | null = null;
+    let timer: Timer | null = null;
     const finish = (code: number): void => {
       timer?.cancel();
       for (const [fd, subscription] of open) {
@@ -61,6 +61,6 @@ export async function watch(pids: number[], timeoutSec: number): Promise<number>
         }),
       );
     }
-    if (timeoutSec > 0) timer = after(timeoutSec, () => finish(EXIT_TIMEDOUT));
+    if (timeoutSec > 0) timer = timerUntil(deadlineIn(timeoutSec) as number, () => finish(EXIT_TIMEDOUT));
   });
 }
