@@ -118,6 +118,11 @@ int ArmParentDeathSignal(int sig, pid_t parent);
 
 // --- wait.cc: waitpid (wait4), waitid and wait statuses --------------------
 
+// waitid(P_PIDFD, pidfd, ...) through the raw system call: glibc's waitid()
+// has no rusage argument, the kernel's has. `ru` may be nullptr. EINTR is
+// the caller's to retry.
+long WaitidPidfd(int pidfd, siginfo_t* info, int options, struct rusage* ru);
+
 // Wait-status decoding. `ru`: the reaped child's usage, or nullptr.
 Napi::Object MakeWaitStatus(Napi::Env env, int pid, int raw, const struct rusage* ru);
 // Reaps a child whose status nobody wants (a failed exec or fork): through

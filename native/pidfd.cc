@@ -1,7 +1,7 @@
-// pidfd_open, pidfd_send_signal, waitid(P_PIDFD), PIDFD_GET_INFO and
-// whether pidfds are used at all; the exports pidfdOpen, pidfdSendSignal
-// and pidfdSupported. Compiled into both addons (the fork addon needs the
-// same answer for its sentinels). Waiting through a pidfd is wait.cc's.
+// pidfd_open, pidfd_send_signal, PIDFD_GET_INFO and whether pidfds are
+// used at all; the exports pidfdOpen, pidfdSendSignal and pidfdSupported.
+// Compiled into both addons (the fork addon needs the same answer for its
+// sentinels). Waiting through a pidfd is wait.cc's.
 #include "pidfd.h"
 
 #include <sys/ioctl.h>
@@ -25,22 +25,11 @@ int PidfdSendSignal(int pidfd, int sig) {
   return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-long WaitidPidfd(int pidfd, siginfo_t* info, int options, struct rusage* ru) {
-  // The kernel's struct rusage is glibc's on 64-bit targets only; elsewhere
-  // the usage is not asked for.
-#if defined(__LP64__)
-  return syscall(SYS_waitid, P_PIDFD, pidfd, info, options, ru);
-#else
-  if (ru != nullptr) memset(ru, 0, sizeof(*ru));
-  return syscall(SYS_waitid, P_PIDFD, pidfd, info, options, nullptr);
-#endif
-}
-
 bool PidfdEnabled() {
   static const bool enabled = [] {
     const char* off = getenv("POSIX_PROCESS_NO_PIDFD");
     if (off != nullptr && off[0] != '\0' && strcmp(off, "0") != 0) return false;
-    int fd = PidfdOpen(getpid());
+    int fd = PidfdOpen(CurrentPid());
     if (fd < 0) return false;
     // Waiting through a pidfd (P_PIDFD) came in Linux 5.4, one release after
     // pidfd_open: 5.3 answers EINVAL, later kernels ECHILD (we are not our

@@ -1,7 +1,8 @@
 // pidfds: the one definition of each pidfd system call number and flag,
 // and the one switch between pidfds and the pipe fallback (docs/design.md,
-// "Sentinels, waiting and pid reuse"). The calls themselves are pidfd.cc's;
-// both addons compile it.
+// "Sentinels, waiting and pid reuse"). The calls themselves are pidfd.cc's
+// (waiting through a pidfd, waitid(P_PIDFD), is wait.cc's); both addons
+// compile them.
 #pragma once
 
 #include <sched.h>
@@ -38,11 +39,6 @@ int PidfdOpen(pid_t pid);
 
 // pidfd_send_signal(pidfd, sig, NULL, 0): 0, or -1 with errno set.
 int PidfdSendSignal(int pidfd, int sig);
-
-// waitid(P_PIDFD, pidfd, ...) through the raw system call: glibc's waitid()
-// has no rusage argument, the kernel's has. `ru` may be nullptr. EINTR is
-// the caller's to retry.
-long WaitidPidfd(int pidfd, siginfo_t* info, int options, struct rusage* ru);
 
 // The wait status of a child reaped by someone else, as the kernel keeps it
 // for pidfd holders (PIDFD_GET_INFO with PIDFD_INFO_EXIT, Linux 6.15+):

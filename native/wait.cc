@@ -1,4 +1,6 @@
-// waitpid, waitpidTimeout, pidfdWait and wait-status decoding.
+// Waiting: waitpid (as wait4), waitid (by pid and by pidfd), and the
+// exports waitpid, waitpidTimeout, pidfdWait, pidfdExitStatus and
+// decodeWaitStatus.
 //
 // Only children the caller names are waited for: never waitpid(-1), never a
 // SIGCHLD handler (Node's child_process and other libraries reap their own).
@@ -22,6 +24,17 @@
 #include "pidfd.h"
 
 namespace pp {
+
+long WaitidPidfd(int pidfd, siginfo_t* info, int options, struct rusage* ru) {
+  // The kernel's struct rusage is glibc's on 64-bit targets only; elsewhere
+  // the usage is not asked for.
+#if defined(__LP64__)
+  return syscall(SYS_waitid, P_PIDFD, pidfd, info, options, ru);
+#else
+  if (ru != nullptr) memset(ru, 0, sizeof(*ru));
+  return syscall(SYS_waitid, P_PIDFD, pidfd, info, options, nullptr);
+#endif
+}
 
 void ReapDiscard(pid_t pid, int pidfd) {
   if (pidfd >= 0) {

@@ -34,7 +34,6 @@
         "-std=c++20",
         "-Wall",
         "-Wextra",
-        "-Wno-missing-field-initializers",
         "-fvisibility=hidden",
         "-fstack-protector-strong"
       ],

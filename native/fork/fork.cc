@@ -1,7 +1,7 @@
-// fork(), exit(), execve(): the raw calls behind posix.fork() and the fork
-// start method. Policy (the safety gate, at-fork hooks, what the child does
-// with inherited state) lives in TypeScript and forkchild.cc; this file does
-// the part that must happen around the fork(2) call itself:
+// fork(2) of a running Node process: the raw call behind posix.fork() and
+// the fork start method. Policy (the safety gate, at-fork hooks, what the
+// child does with inherited state) lives in TypeScript and forkchild.cc;
+// this file does the part that must happen around the fork(2) call itself:
 //
 //  - V8 marks its heap MADV_DONTFORK (flag `dc` in /proc/self/smaps), so a
 //    plain child would have no heap. Those ranges are flipped to

@@ -365,7 +365,7 @@ Napi::Value ForkFlushStdio(const Napi::CallbackInfo& info) {
   FlushState state;
   ForEachHandle(Loop(env), [&state](uv_handle_t* handle) { FlushHandle(handle, &state); });
   Napi::Array out = Napi::Array::New(env, state.pending.size());
-  for (size_t i = 0; i < state.pending.size(); i++) out.Set(i, Napi::Number::New(env, state.pending[i]));
+  for (uint32_t i = 0; i < state.pending.size(); i++) out.Set(i, Napi::Number::New(env, state.pending[i]));
   return out;
 }
 
