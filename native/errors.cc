@@ -1,8 +1,8 @@
-// errno -> Node-shaped Error, and the argument checks every export uses.
+// errno -> Node-shaped Error, and the argument backstop of every export
+// (TypeScript validates first and words the errors users see: src/validate.ts).
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <csignal>
 #include <cstring>
 
 #include <uv.h>
@@ -92,24 +92,6 @@ int32_t ValueInt(Napi::Env env, Napi::Value v, const char* name, int64_t min,
   return static_cast<int32_t>(d);
 }
 
-int32_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name,
-               int64_t min, int64_t max) {
-  return ValueInt(info.Env(), info[i], name, min, max);
-}
-
-double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsNumber()) {
-    ThrowTypeError(info.Env(), std::string("The \"") + name +
-                                   "\" argument must be of type number");
-  }
-  double d = info[i].As<Napi::Number>().DoubleValue();
-  if (std::isnan(d)) {
-    ThrowRangeError(info.Env(),
-                    std::string("The value of \"") + name + "\" must not be NaN");
-  }
-  return d;
-}
-
 std::string ValueString(Napi::Env env, Napi::Value v, const char* name) {
   if (!v.IsString()) {
     ThrowTypeError(env, std::string("The \"") + name +
@@ -123,19 +105,6 @@ std::string ValueString(Napi::Env env, Napi::Value v, const char* name) {
                     "ERR_INVALID_ARG_VALUE");
   }
   return s;
-}
-
-std::string ArgString(const Napi::CallbackInfo& info, size_t i,
-                      const char* name) {
-  return ValueString(info.Env(), info[i], name);
-}
-
-bool ArgBool(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsBoolean()) {
-    ThrowTypeError(info.Env(), std::string("The \"") + name +
-                                   "\" argument must be of type boolean");
-  }
-  return info[i].As<Napi::Boolean>().Value();
 }
 
 std::vector<std::string> ValueStringArray(Napi::Env env, Napi::Value v,
@@ -160,22 +129,25 @@ std::vector<std::string> ValueStringArray(Napi::Env env, Napi::Value v,
   return out;
 }
 
-int32_t ArgSignal(const Napi::CallbackInfo& info, size_t i, bool allow_zero) {
-  return ArgInt(info, i, "signal", allow_zero ? 0 : 1, NSIG - 1);
+Napi::Value OptionalValue(Napi::Value v) {
+  return v.IsUndefined() || v.IsNull() ? Napi::Value() : v;
 }
 
-int64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+Napi::Object ValueOptions(Napi::Env env, Napi::Value v) {
+  if (OptionalValue(v).IsEmpty()) return Napi::Object::New(env);
+  if (!v.IsObject() || v.IsArray() || v.IsFunction()) {
+    ThrowTypeError(env, "The \"options\" argument must be of type object");
+  }
+  return v.As<Napi::Object>();
 }
 
-int RemainingMs(int64_t deadline_ns) {
-  int64_t left = deadline_ns - NowNs();
-  if (left <= 0) return 0;
-  // Round up so a wait never ends before its deadline.
-  int64_t ms = (left + 999999) / 1000000;
-  return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
+bool OptionalBool(Napi::Env env, Napi::Object options, const char* key, bool fallback) {
+  Napi::Value v = OptionalValue(options.Get(key));
+  if (v.IsEmpty()) return fallback;
+  if (!v.IsBoolean()) {
+    ThrowTypeError(env, std::string("The \"options.") + key + "\" property must be of type boolean");
+  }
+  return v.As<Napi::Boolean>().Value();
 }
 
 }  // namespace pp

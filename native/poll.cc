@@ -1,11 +1,9 @@
-// poll(2), pipe(2), close(2), and Watcher: a libuv poll handle that calls
-// back when an fd is readable (a sentinel ended, a pipe has data or EOF).
-// One handle per watched fd, on the caller's own loop: no thread per child,
-// no threadpool work.
-#include <fcntl.h>
+// poll(2) with a deadline (and the monotonic clock it counts on), and
+// Watcher: a libuv poll handle that calls back when an fd is readable (a
+// sentinel ended, a pipe has data or EOF). One handle per watched fd, on
+// the caller's own loop: no thread per child, no threadpool work.
 #include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <time.h>
 
 #include <cerrno>
 #include <set>
@@ -15,6 +13,28 @@
 #include "common.h"
 
 namespace pp {
+
+int64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+int RemainingMs(int64_t deadline_ns) {
+  int64_t left = deadline_ns - NowNs();
+  if (left <= 0) return 0;
+  // Round up so a wait never ends before its deadline.
+  int64_t ms = (left + 999999) / 1000000;
+  return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
+}
+
+int PollUntil(struct pollfd* fds, nfds_t nfds, int64_t deadline_ns) {
+  for (;;) {
+    int n = poll(fds, nfds, deadline_ns < 0 ? -1 : RemainingMs(deadline_ns));
+    if (n >= 0 || errno != EINTR) return n;  // EINTR: remaining time recomputed
+  }
+}
+
 namespace {
 
 class Watcher;
@@ -46,7 +66,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   explicit Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info) {
     Napi::Env env = info.Env();
     CheckArgCount(info, 2);
-    int fd = ArgInt(info, 0, "fd", 0, INT32_MAX);
+    int fd = ValueInt(env, info[0], "fd", 0, INT32_MAX);
     if (!info[1].IsFunction()) {
       ThrowTypeError(env, "The \"callback\" argument must be of type function");
     }
@@ -54,7 +74,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
       throw Napi::Error::New(env, "cannot get the event loop");
     }
-    if (fcntl(fd, F_GETFD) < 0) ThrowErrno(env, errno, "fcntl");
+    if (FdFlags(fd) < 0) ThrowErrno(env, errno, "fcntl");
     auto* handle = new PollHandle{{}, this};
     int rc = uv_poll_init(loop, &handle->poll, fd);
     if (rc != 0) {
@@ -156,58 +176,14 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
     int events = ValueInt(env, o.Get("events"), "entries[i].events", 0, 0xffff);
     fds.push_back({fd, static_cast<short>(events), 0});
   }
-  int timeout = ArgInt(info, 1, "timeoutMs", -1, INT32_MAX);
-  int64_t deadline = timeout > 0 ? NowNs() + int64_t{timeout} * 1000000 : 0;
-  int n;
-  for (;;) {
-    n = poll(fds.data(), fds.size(), timeout);
-    if (n >= 0 || errno != EINTR) break;
-    if (timeout > 0) timeout = RemainingMs(deadline);  // recompute after EINTR
-  }
+  int timeout = ValueInt(env, info[1], "timeoutMs", -1, INT32_MAX);
+  int n = PollUntil(fds.data(), fds.size(), timeout < 0 ? -1 : NowNs() + int64_t{timeout} * 1000000);
   if (n < 0) ThrowErrno(env, errno, "poll");
   Napi::Array result = Napi::Array::New(env, fds.size());
   for (size_t i = 0; i < fds.size(); i++) {
     result.Set(static_cast<uint32_t>(i), Napi::Number::New(env, fds[i].revents));
   }
   return result;
-}
-
-Napi::Value Pipe(const Napi::CallbackInfo& info) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) ThrowErrno(info.Env(), errno, "pipe");
-  Napi::Array result = Napi::Array::New(info.Env(), 2);
-  result.Set(0u, Napi::Number::New(info.Env(), p[0]));
-  result.Set(1u, Napi::Number::New(info.Env(), p[1]));
-  return result;
-}
-
-// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): a duplex Pipe().
-Napi::Value Socketpair(const Napi::CallbackInfo& info) {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-    ThrowErrno(info.Env(), errno, "socketpair");
-  }
-  Napi::Array result = Napi::Array::New(info.Env(), 2);
-  result.Set(0u, Napi::Number::New(info.Env(), sv[0]));
-  result.Set(1u, Napi::Number::New(info.Env(), sv[1]));
-  return result;
-}
-
-// dup(fd) as F_DUPFD_CLOEXEC: the copy never leaks into exec'd children.
-Napi::Value Dup(const Napi::CallbackInfo& info) {
-  CheckArgCount(info, 1);
-  int fd = ArgInt(info, 0, "fd", 0, INT32_MAX);
-  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) ThrowErrno(info.Env(), errno, "dup");
-  return Napi::Number::New(info.Env(), copy);
-}
-
-Napi::Value Close(const Napi::CallbackInfo& info) {
-  CheckArgCount(info, 1);
-  int fd = ArgInt(info, 0, "fd", 0, INT32_MAX);
-  // Linux closes the fd even when close() reports EINTR: never retry.
-  if (close(fd) < 0 && errno != EINTR) ThrowErrno(info.Env(), errno, "close");
-  return info.Env().Undefined();
 }
 
 }  // namespace
@@ -219,10 +195,6 @@ void InitPoll(Napi::Env env, Napi::Object exports) {
 
   exports.Set("Watcher", Watcher::Init(env));
   exports.Set("poll", Napi::Function::New(env, Poll, "poll"));
-  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
-  exports.Set("close", Napi::Function::New(env, Close, "close"));
-  exports.Set("socketpair", Napi::Function::New(env, Socketpair, "socketpair"));
-  exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("POLLIN", Napi::Number::New(env, POLLIN));
   constants.Set("POLLPRI", Napi::Number::New(env, POLLPRI));

@@ -1,20 +1,46 @@
-// kill, killpg, pidfd_open, pidfd_send_signal and this platform's signals.
+// Signals: kill, killpg, signal masks (sigprocmask/pthread_sigmask) and
+// dispositions (sigaction), and this platform's signal names. Signalling
+// through a pidfd is pidfd.cc's.
+#include <pthread.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "common.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
-
 namespace pp {
+
+int SendSignal(pid_t pid, int sig) {
+  return kill(pid, sig);
+}
+
+void BlockAllSignals(sigset_t* old) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
+void SetSignalMask(const sigset_t* mask) {
+  pthread_sigmask(SIG_SETMASK, mask, nullptr);
+}
+
+void ResetSignalDispositions(bool all) {
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction old;
+    if (sigaction(sig, nullptr, &old) != 0) continue;  // glibc-reserved
+    bool is_handler = old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN;
+    if (all || is_handler) {
+      struct sigaction dfl;
+      memset(&dfl, 0, sizeof(dfl));
+      dfl.sa_handler = SIG_DFL;
+      sigaction(sig, &dfl, nullptr);
+    }
+  }
+}
+
 namespace {
 
 // Canonical names first: signalName() reports the first name of a number.
@@ -50,36 +76,17 @@ const struct {
 Napi::Value Kill(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 2);
   // Groups and broadcasts (pid <= 0) go through killpg, explicitly.
-  pid_t pid = ArgInt(info, 0, "pid", 1, INT32_MAX);
-  int sig = ArgSignal(info, 1, true);
-  if (kill(pid, sig) < 0) ThrowErrno(info.Env(), errno, "kill");
+  pid_t pid = ValueInt(info.Env(), info[0], "pid", 1, INT32_MAX);
+  int sig = ValueInt(info.Env(), info[1], "signal", 0, NSIG - 1);
+  if (SendSignal(pid, sig) < 0) ThrowErrno(info.Env(), errno, "kill");
   return info.Env().Undefined();
 }
 
 Napi::Value Killpg(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 2);
-  pid_t pgid = ArgInt(info, 0, "pgid", 1, INT32_MAX);
-  int sig = ArgSignal(info, 1, true);
+  pid_t pgid = ValueInt(info.Env(), info[0], "pgid", 1, INT32_MAX);
+  int sig = ValueInt(info.Env(), info[1], "signal", 0, NSIG - 1);
   if (killpg(pgid, sig) < 0) ThrowErrno(info.Env(), errno, "killpg");
-  return info.Env().Undefined();
-}
-
-Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
-  CheckArgCount(info, 1);
-  pid_t pid = ArgInt(info, 0, "pid", 1, INT32_MAX);
-  if (!PidfdEnabled()) ThrowErrno(info.Env(), ENOSYS, "pidfd_open");
-  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) ThrowErrno(info.Env(), errno, "pidfd_open");
-  return Napi::Number::New(info.Env(), fd);
-}
-
-Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
-  CheckArgCount(info, 2);
-  int fd = ArgInt(info, 0, "fd", 0, INT32_MAX);
-  int sig = ArgSignal(info, 1, true);
-  if (syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) < 0) {
-    ThrowErrno(info.Env(), errno, "pidfd_send_signal");
-  }
   return info.Env().Undefined();
 }
 
@@ -92,7 +99,7 @@ Napi::Object Signals(Napi::Env env) {
 // Names by number: canonical names, then SIGRTMIN+n for real-time signals.
 Napi::Value SignalName(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 1);
-  int n = ArgInt(info, 0, "signal", 1, NSIG - 1);
+  int n = ValueInt(info.Env(), info[0], "signal", 1, NSIG - 1);
   for (const auto& s : kSignals) {
     if (s.number == n) return Napi::String::New(info.Env(), s.name);
   }
@@ -111,9 +118,6 @@ Napi::Value SignalName(const Napi::CallbackInfo& info) {
 void InitSignal(Napi::Env env, Napi::Object exports) {
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
   exports.Set("killpg", Napi::Function::New(env, Killpg, "killpg"));
-  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
-  exports.Set("pidfdSendSignal",
-              Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("signalName", Napi::Function::New(env, SignalName, "signalName"));
   exports.Set("signals", Signals(env));
 }

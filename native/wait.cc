@@ -1,4 +1,6 @@
-// waitpid, waitpidTimeout, pidfdWait and wait-status decoding.
+// Waiting: waitpid (as wait4), waitid (by pid and by pidfd), and the
+// exports waitpid, waitpidTimeout, pidfdWait, pidfdExitStatus and
+// decodeWaitStatus.
 //
 // Only children the caller names are waited for: never waitpid(-1), never a
 // SIGCHLD handler (Node's child_process and other libraries reap their own).
@@ -9,39 +11,23 @@
 // reap) and writes to a pipe the caller polls; the caller cancels and joins
 // it before returning, so no thread or fd outlives the call.
 // docs/design.md, "Sentinels, waiting and pid reuse".
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <sys/ioctl.h>
-#include <sys/syscall.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <cerrno>
 #include <cmath>
-#include <cstdint>
-#include <cstdlib>
 #include <cstring>
 
 #include "common.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
+#include "pidfd.h"
 
 namespace pp {
 
-namespace {
-
-// waitid(P_PIDFD) through the raw system call: glibc's waitid() has no
-// rusage argument, the kernel's has. The kernel's struct rusage is glibc's
-// on 64-bit targets only; elsewhere the usage is not asked for.
 long WaitidPidfd(int pidfd, siginfo_t* info, int options, struct rusage* ru) {
+  // The kernel's struct rusage is glibc's on 64-bit targets only; elsewhere
+  // the usage is not asked for.
 #if defined(__LP64__)
   return syscall(SYS_waitid, P_PIDFD, pidfd, info, options, ru);
 #else
@@ -49,8 +35,6 @@ long WaitidPidfd(int pidfd, siginfo_t* info, int options, struct rusage* ru) {
   return syscall(SYS_waitid, P_PIDFD, pidfd, info, options, nullptr);
 #endif
 }
-
-}  // namespace
 
 void ReapDiscard(pid_t pid, int pidfd) {
   if (pidfd >= 0) {
@@ -174,76 +158,43 @@ Napi::Value PidfdStatusOrNull(Napi::Env env, int pidfd, int flags) {
 }
 
 // waitpid's options object: { nohang, untraced, continued } -> flags.
-int WaitOptions(const Napi::CallbackInfo& info, size_t i) {
-  Napi::Env env = info.Env();
-  int flags = 0;
-  if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return flags;
-  if (!info[i].IsObject() || info[i].IsArray() || info[i].IsFunction()) {
-    ThrowTypeError(env, "The \"options\" argument must be of type object");
-  }
-  Napi::Object o = info[i].As<Napi::Object>();
-  struct { const char* key; int flag; } known[] = {
-      {"nohang", WNOHANG}, {"untraced", WUNTRACED}, {"continued", WCONTINUED}};
-  for (auto& k : known) {
-    Napi::Value v = o.Get(k.key);
-    if (v.IsUndefined() || v.IsNull()) continue;
-    if (!v.IsBoolean()) {
-      ThrowTypeError(env, std::string("The \"options.") + k.key +
-                              "\" property must be of type boolean");
-    }
-    if (v.As<Napi::Boolean>().Value()) flags |= k.flag;
-  }
-  return flags;
+int WaitOptions(Napi::Env env, Napi::Value value) {
+  Napi::Object o = ValueOptions(env, value);
+  return (OptionalBool(env, o, "nohang", false) ? WNOHANG : 0) |
+         (OptionalBool(env, o, "untraced", false) ? WUNTRACED : 0) |
+         (OptionalBool(env, o, "continued", false) ? WCONTINUED : 0);
 }
 
 Napi::Value Waitpid(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 1);
-  pid_t pid = ArgInt(info, 0, "pid", 1, INT32_MAX);
-  return StatusOrNull(info.Env(), pid, WaitOptions(info, 1));
+  pid_t pid = ValueInt(info.Env(), info[0], "pid", 1, INT32_MAX);
+  return StatusOrNull(info.Env(), pid, WaitOptions(info.Env(), info[1]));
 }
 
 // pidfdWait(pidfd, options): waitpid for the child a pidfd refers to.
 // ENOSYS where pidfds are off, as pidfdOpen.
 Napi::Value PidfdWait(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 1);
-  int pidfd = ArgInt(info, 0, "pidfd", 0, INT32_MAX);
-  int flags = WaitOptions(info, 1);
+  int pidfd = ValueInt(info.Env(), info[0], "pidfd", 0, INT32_MAX);
+  int flags = WaitOptions(info.Env(), info[1]);
   if (!PidfdEnabled()) ThrowErrno(info.Env(), ENOSYS, "waitid");
   return PidfdStatusOrNull(info.Env(), pidfd, flags);
 }
-
-// PIDFD_GET_INFO's struct pidfd_info up to exit_code (include/uapi/linux/
-// pidfd.h, PIDFD_INFO_SIZE_VER0): libc headers do not all carry it. The
-// ioctl number encodes the size; the kernel accepts any size from VER0 on.
-struct PidfdInfo {
-  uint64_t mask;
-  uint64_t cgroupid;
-  uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
-  int32_t exit_code;  // the wait status, once the child has been reaped
-};
-static_assert(sizeof(PidfdInfo) == 64, "PIDFD_INFO_SIZE_VER0");
-constexpr uint64_t kPidfdInfoExit = 1u << 3;  // PIDFD_INFO_EXIT, Linux 6.15
-constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
 
 // pidfdExitStatus(pidfd, pid): the status of a child reaped by someone
 // else, as the kernel keeps it for pidfd holders (PIDFD_INFO_EXIT, Linux
 // 6.15+); null when this kernel does not keep it or the child is not
 // reaped yet. No rusage: that went to whoever reaped it.
-Napi::Value PidfdExitStatus(const Napi::CallbackInfo& info) {
+Napi::Value PidfdExitStatusExport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 2);
-  int pidfd = ArgInt(info, 0, "pidfd", 0, INT32_MAX);
-  pid_t pid = ArgInt(info, 1, "pid", 1, INT32_MAX);
-  PidfdInfo pi;
-  memset(&pi, 0, sizeof(pi));
-  pi.mask = kPidfdInfoExit;
-  if (ioctl(pidfd, kPidfdGetInfo, &pi) < 0) {
-    // ENOTTY/EINVAL: no PIDFD_GET_INFO; ESRCH: reaped, and no exit info kept.
-    if (errno == ENOTTY || errno == EINVAL || errno == ESRCH) return env.Null();
-    ThrowErrno(env, errno, "ioctl");
-  }
-  if ((pi.mask & kPidfdInfoExit) == 0) return env.Null();
-  return MakeWaitStatus(env, pid, pi.exit_code, nullptr);
+  int pidfd = ValueInt(env, info[0], "pidfd", 0, INT32_MAX);
+  pid_t pid = ValueInt(env, info[1], "pid", 1, INT32_MAX);
+  int status = 0;
+  int known = PidfdExitStatus(pidfd, &status);
+  if (known < 0) ThrowErrno(env, errno, "ioctl");
+  if (known == 0) return env.Null();
+  return MakeWaitStatus(env, pid, status, nullptr);
 }
 
 // Fallback exit notification for a pid with no pidfd: a helper thread
@@ -264,8 +215,7 @@ void* WatchExit(void* arg) {
   }
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
   char byte = 1;
-  while (write(watch->write_end, &byte, 1) < 0 && errno == EINTR) {
-  }
+  WriteAll(watch->write_end, &byte, 1);
   return nullptr;
 }
 
@@ -274,7 +224,7 @@ void* WatchExit(void* arg) {
 // Leaves no thread and no fd behind.
 bool WaitExitFallback(Napi::Env env, pid_t pid, int64_t deadline) {
   int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) ThrowErrno(env, errno, "pipe");
+  if (OpenPipe(p) < 0) ThrowErrno(env, errno, "pipe");
   ExitWatch watch{pid, p[1]};
   pthread_t thread;
   int err;
@@ -282,28 +232,23 @@ bool WaitExitFallback(Napi::Env env, pid_t pid, int64_t deadline) {
     // Created with every signal blocked (the thread inherits the mask):
     // handlers must run on the JS thread. Cancellation's own signal cannot
     // be blocked.
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    sigset_t old;
+    BlockAllSignals(&old);
     err = pthread_create(&thread, nullptr, WatchExit, &watch);
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    SetSignalMask(&old);
   }
   if (err != 0) {
-    close(p[0]);
-    close(p[1]);
+    CloseFd(p[0]);
+    CloseFd(p[1]);
     ThrowErrno(env, err, "pthread_create");
   }
-  int n;
-  for (;;) {
-    struct pollfd pfd = {p[0], POLLIN, 0};
-    n = poll(&pfd, 1, RemainingMs(deadline));
-    if (n >= 0 || errno != EINTR) break;  // EINTR: remaining time recomputed
-  }
+  struct pollfd pfd = {p[0], POLLIN, 0};
+  int n = PollUntil(&pfd, 1, deadline);
   int poll_err = errno;
   if (n <= 0) pthread_cancel(thread);  // timed out (or poll failed): stop it
   pthread_join(thread, nullptr);
-  close(p[0]);
-  close(p[1]);
+  CloseFd(p[0]);
+  CloseFd(p[1]);
   if (n < 0) ThrowErrno(env, poll_err, "poll");
   return n > 0;
 }
@@ -311,11 +256,11 @@ bool WaitExitFallback(Napi::Env env, pid_t pid, int64_t deadline) {
 Napi::Value WaitpidTimeout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 1);
-  pid_t pid = ArgInt(info, 0, "pid", 1, INT32_MAX);
-  if (info.Length() < 2 || info[1].IsUndefined() || info[1].IsNull()) {
-    return StatusOrNull(env, pid, 0);  // no timeout: wait forever
-  }
-  double seconds = ArgNumber(info, 1, "timeout");
+  pid_t pid = ValueInt(env, info[0], "pid", 1, INT32_MAX);
+  if (OptionalValue(info[1]).IsEmpty()) return StatusOrNull(env, pid, 0);  // no timeout: forever
+  if (!info[1].IsNumber()) ThrowTypeError(env, "The \"timeout\" argument must be of type number");
+  double seconds = info[1].As<Napi::Number>().DoubleValue();
+  if (std::isnan(seconds)) ThrowRangeError(env, "The value of \"timeout\" must not be NaN");
   if (seconds <= 0) return StatusOrNull(env, pid, WNOHANG);
   if (seconds > 1e9) return StatusOrNull(env, pid, 0);
 
@@ -327,22 +272,18 @@ Napi::Value WaitpidTimeout(const Napi::CallbackInfo& info) {
     if (!WaitExitFallback(env, pid, deadline)) return env.Null();
     return StatusOrNull(env, pid, WNOHANG);
   }
-  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  int fd = PidfdOpen(pid);
   if (fd < 0) {
     // ESRCH: no such process; let waitpid say what is wrong (ECHILD).
     if (errno == ESRCH) return StatusOrNull(env, pid, WNOHANG);
     ThrowErrno(env, errno, "pidfd_open");
   }
   for (;;) {
-    int n;
-    for (;;) {
-      struct pollfd pfd = {fd, POLLIN, 0};
-      n = poll(&pfd, 1, RemainingMs(deadline));
-      if (n >= 0 || errno != EINTR) break;  // EINTR: remaining time recomputed
-    }
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int n = PollUntil(&pfd, 1, deadline);
     if (n <= 0) {
       int e = errno;
-      close(fd);
+      CloseFd(fd);
       if (n < 0) ThrowErrno(env, e, "poll");
       return env.Null();
     }
@@ -352,11 +293,11 @@ Napi::Value WaitpidTimeout(const Napi::CallbackInfo& info) {
     try {
       status = PidfdStatusOrNull(env, fd, WNOHANG);
     } catch (...) {
-      close(fd);
+      CloseFd(fd);
       throw;
     }
     if (!status.IsNull() || RemainingMs(deadline) == 0) {
-      close(fd);
+      CloseFd(fd);
       return status;
     }
     // Exited yet nothing to reap: someone else is reaping it at this very
@@ -368,15 +309,9 @@ Napi::Value WaitpidTimeout(const Napi::CallbackInfo& info) {
 
 Napi::Value DecodeWaitStatus(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 1);
-  int raw = ArgInt(info, 0, "raw", 0, 0xffff);
-  int pid = info.Length() > 1 && !info[1].IsUndefined()
-                ? ArgInt(info, 1, "pid", 0, INT32_MAX)
-                : 0;
+  int raw = ValueInt(info.Env(), info[0], "raw", 0, 0xffff);
+  int pid = info[1].IsUndefined() ? 0 : ValueInt(info.Env(), info[1], "pid", 0, INT32_MAX);
   return MakeWaitStatus(info.Env(), pid, raw, nullptr);
-}
-
-Napi::Value PidfdSupported(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), PidfdEnabled());
 }
 
 }  // namespace
@@ -387,11 +322,9 @@ void InitWait(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, WaitpidTimeout, "waitpidTimeout"));
   exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));
   exports.Set("pidfdExitStatus",
-              Napi::Function::New(env, PidfdExitStatus, "pidfdExitStatus"));
+              Napi::Function::New(env, PidfdExitStatusExport, "pidfdExitStatus"));
   exports.Set("decodeWaitStatus",
               Napi::Function::New(env, DecodeWaitStatus, "decodeWaitStatus"));
-  exports.Set("pidfdSupported",
-              Napi::Function::New(env, PidfdSupported, "pidfdSupported"));
 }
 
 }  // namespace pp

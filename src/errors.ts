@@ -64,7 +64,7 @@ function describe(value: unknown): string {
   return ` Received type ${typeof value} (${shown})`;
 }
 
-function withCode<E extends Error>(error: E, code: string): E {
+export function withCode<E extends Error>(error: E, code: string): E {
   Object.defineProperty(error, 'code', { value: code, enumerable: true, writable: true, configurable: true });
   return error;
 }

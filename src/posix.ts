@@ -1,9 +1,11 @@
 // The raw layer: thin, typed access to the system calls. Arguments are
-// checked here with Node-shaped errors; every system failure is a
+// checked here, once, with Node-shaped errors (the addon only backstops
+// types and ranges, in the same words); every system failure is a
 // Node-shaped system error from the addon (`kill ESRCH`, code, errno...).
 import { binding, forkBinding, type ForkBinding, type NativeSpawnOptions, type Launched, type WaitStatus } from './binding.js';
 import { runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './fork/atfork.js';
 import { envStrings, searchDirs } from './environ.js';
+import { withCode } from './errors.js';
 import { assertForkSafe } from './fork/gate.js';
 import { Popen } from './popen.js';
 import { MAX_TIMER_MS } from './timing.js';
@@ -12,9 +14,11 @@ import {
   toSignalNumber,
   validateArray,
   validateBoolean,
+  validateCString,
   validateEnv,
   validateFd,
   validateInteger,
+  validateMaxLength,
   validatePid,
   validateObject,
   validateString,
@@ -62,14 +66,16 @@ export function envArray(env: Record<string, string>, name = 'env'): string[] {
 
 /** fork+exec in native code; an exec failure throws the system error. */
 export function spawn(file: string, argv: string[], options: SpawnOptions = {}): SpawnResult {
-  validateString(file, 'file');
-  validateStringArray(argv, 'argv');
+  validateCString(validateString(file, 'file'), 'file');
+  if (file === '') throw withCode(new RangeError('The "file" argument must not be empty'), 'ERR_INVALID_ARG_VALUE');
+  validateCStringArray(argv, 'argv');
   validateObject(options, 'options');
   const native: NativeSpawnOptions = {};
-  if (options.env !== undefined) native.env = envArray(options.env, 'options.env');
-  if (options.cwd !== undefined) native.cwd = validateString(options.cwd, 'options.cwd');
+  if (options.env !== undefined) native.env = envArray(options.env, 'options.env').map((e) => validateCString(e, 'options.env'));
+  if (options.cwd !== undefined) native.cwd = validateCString(validateString(options.cwd, 'options.cwd'), 'options.cwd');
   if (options.fds !== undefined) {
     validateArray(options.fds, 'options.fds');
+    validateMaxLength(options.fds, 'options.fds', 1024);
     native.fds = options.fds.map((fd, i) => (fd === null ? null : validateFd(fd, `options.fds[${i}]`)));
   }
   if (options.setsid !== undefined) native.setsid = validateBoolean(options.setsid, 'options.setsid');
@@ -122,16 +128,31 @@ export function exit(code: number): never {
 }
 
 export function execve(path: string, argv: string[], env?: Record<string, string>): never {
-  validateString(path, 'path');
-  validateStringArray(argv, 'argv');
-  return binding.execve(path, argv, env === undefined ? undefined : envArray(env, 'env'));
+  validateCString(validateString(path, 'path'), 'path');
+  validateCStringArray(argv, 'argv');
+  const envp = env === undefined ? undefined : envArray(env, 'env').map((e) => validateCString(e, 'env'));
+  return binding.execve(path, argv, envp);
+}
+
+function validateCStringArray(value: unknown, name: string): string[] {
+  return validateStringArray(value, name).map((s) => validateCString(s, name));
+}
+
+function validateWaitOptions(options: WaitpidOptions): WaitpidOptions {
+  validateObject(options, 'options');
+  for (const key of ['nohang', 'untraced', 'continued'] as const) {
+    const value: unknown = options[key];
+    if (value !== undefined && value !== null && typeof value !== 'boolean') {
+      throw withCode(new TypeError(`The "options.${key}" property must be of type boolean`), 'ERR_INVALID_ARG_TYPE');
+    }
+  }
+  return options;
 }
 
 /** Waits for one child (pid > 0 only: never any child). null: WNOHANG and nothing to report. */
 export function waitpid(pid: number, options: WaitpidOptions = {}): WaitStatus | null {
   validatePid(pid, 'pid');
-  validateObject(options, 'options');
-  return binding.waitpid(pid, options);
+  return binding.waitpid(pid, validateWaitOptions(options));
 }
 
 /**
@@ -141,13 +162,16 @@ export function waitpid(pid: number, options: WaitpidOptions = {}): WaitStatus |
  */
 export function pidfdWait(pidfd: number, options: WaitpidOptions = {}): WaitStatus | null {
   validateFd(pidfd, 'pidfd');
-  validateObject(options, 'options');
-  return binding.pidfdWait(pidfd, options);
+  return binding.pidfdWait(pidfd, validateWaitOptions(options));
 }
 
 /** Waits up to `timeoutSec` seconds (undefined/null: forever) for the child to exit; null on timeout. */
 export function waitpidTimeout(pid: number, timeoutSec?: number | null): WaitStatus | null {
   validatePid(pid, 'pid');
+  if (timeoutSec !== undefined && timeoutSec !== null) {
+    if (typeof timeoutSec !== 'number') throw withCode(new TypeError('The "timeout" argument must be of type number'), 'ERR_INVALID_ARG_TYPE');
+    if (Number.isNaN(timeoutSec)) throw withCode(new RangeError('The value of "timeout" must not be NaN'), 'ERR_OUT_OF_RANGE');
+  }
   return binding.waitpidTimeout(pid, timeoutSec ?? null);
 }
 
@@ -184,6 +208,7 @@ export interface PollEntry {
 /** poll(2) with `timeoutMs` milliseconds (-1: forever); returns each entry's revents. */
 export function poll(entries: PollEntry[], timeoutMs: number): number[] {
   validateArray(entries, 'entries');
+  validateMaxLength(entries, 'entries', 65536);
   entries.forEach((e, i) => {
     validateObject(e, `entries[${i}]`);
     validateInteger(e.fd, `entries[${i}].fd`, -1, INT32_MAX);

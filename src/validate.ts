@@ -1,7 +1,7 @@
 // Argument checks shared by the public API. They throw Node-shaped errors
 // naming the argument (see errors.ts).
 import { binding } from './binding.js';
-import { invalidArgType, invalidArgValue, outOfRange, unknownSignal } from './errors.js';
+import { invalidArgType, invalidArgValue, outOfRange, unknownSignal, withCode } from './errors.js';
 
 /** The largest fd, pid or process group number the kernel's int can hold. */
 export const INT32_MAX = 2 ** 31 - 1;
@@ -26,6 +26,24 @@ export function validatePid(value: unknown, name: string): number {
 
 export function validateString(value: unknown, name: string): string {
   if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
+  return value;
+}
+
+/**
+ * A string the kernel reads as a C string, where a NUL byte would end it
+ * early; `label` names it (for an array's items, the array). The addon
+ * refuses one too, as a backstop, in the same words.
+ */
+export function validateCString(value: string, label: string): string {
+  if (value.includes('\0')) {
+    throw withCode(new RangeError(`The "${label}" argument must not contain null bytes`), 'ERR_INVALID_ARG_VALUE');
+  }
+  return value;
+}
+
+/** An array of at most `max` entries (a bound the addon keeps too). */
+export function validateMaxLength<T>(value: T[], name: string, max: number): T[] {
+  if (value.length > max) throw withCode(new RangeError(`The "${name}" array must have at most ${max} entries`), 'ERR_OUT_OF_RANGE');
   return value;
 }
 

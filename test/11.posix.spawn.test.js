@@ -301,6 +301,31 @@ describe('posix.spawn', function () {
       expect(fdCount()).to.equal(fdsBefore);
     });
 
+    it('keeps the exact words of the checks the addon used to be the only one to make', function () {
+      // src/posix.ts makes these checks now; the addon keeps them as a
+      // backstop. A user of posix.* sees the same class, code and message.
+      const cases = [
+        [() => posix.spawn('', []), RangeError, 'ERR_INVALID_ARG_VALUE', 'The "file" argument must not be empty'],
+        [() => posix.spawn('/bin/true\0x', []), RangeError, 'ERR_INVALID_ARG_VALUE', 'The "file" argument must not contain null bytes'],
+        [() => posix.spawn('/bin/true', ['a\0b']), RangeError, 'ERR_INVALID_ARG_VALUE', 'The "argv" argument must not contain null bytes'],
+        [() => posix.spawn('/bin/true', [], { cwd: '/\0' }), RangeError, 'ERR_INVALID_ARG_VALUE', 'The "options.cwd" argument must not contain null bytes'],
+        [() => posix.spawn('/bin/true', [], { env: { A: 'b\0' } }), RangeError, 'ERR_INVALID_ARG_VALUE', 'The "options.env" argument must not contain null bytes'],
+        [() => posix.spawn('/bin/true', [], { fds: new Array(1025).fill(null) }), RangeError, 'ERR_OUT_OF_RANGE', 'The "options.fds" array must have at most 1024 entries'],
+        [() => posix.execve('/nonexistent\0', []), RangeError, 'ERR_INVALID_ARG_VALUE', 'The "path" argument must not contain null bytes'],
+        [() => posix.execve('/nonexistent', [], { A: '\0' }), RangeError, 'ERR_INVALID_ARG_VALUE', 'The "env" argument must not contain null bytes'],
+        [() => posix.waitpid(process.pid, { nohang: 1 }), TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options.nohang" property must be of type boolean'],
+        [() => posix.pidfdWait(0, { untraced: 'yes' }), TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options.untraced" property must be of type boolean'],
+        [() => posix.waitpidTimeout(process.pid, '1'), TypeError, 'ERR_INVALID_ARG_TYPE', 'The "timeout" argument must be of type number'],
+        [() => posix.waitpidTimeout(process.pid, NaN), RangeError, 'ERR_OUT_OF_RANGE', 'The value of "timeout" must not be NaN'],
+        [() => posix.poll(new Array(65537).fill({ fd: -1, events: 0 }), 0), RangeError, 'ERR_OUT_OF_RANGE', 'The "entries" array must have at most 65536 entries'],
+      ];
+      const fdsBefore = fdCount();
+      for (const [call, type, code, message] of cases) {
+        expect(call).to.throw(type).that.includes({ code, message });
+      }
+      expect(fdCount()).to.equal(fdsBefore);
+    });
+
     it('rejects a huge sparse argv with a TypeError, not an abort', function () {
       // Through the binding: the TS layer's Array#forEach walks all 2^32-1
       // holes (about a minute) before it gets there.

@@ -1,5 +1,8 @@
 # The fork addon: V8's C++ API and libuv's private fields, so one build per
-# Node ABI (docs/design.md, "Node versions and internals"). Linux only.
+# Node ABI (docs/design.md, "Node versions and internals"). Linux only. It
+# compiles the shared family files (../*.cc) for their helpers, so each
+# system call keeps one source file (docs/design.md, "Native sources"); only
+# the main addon registers their exports.
 {
   "variables": {
     "asan%": 0
@@ -12,7 +15,12 @@
         "fork.cc",
         "forkchild.cc",
         "../errors.cc",
-        "../pidfd.cc"
+        "../fds.cc",
+        "../pidfd.cc",
+        "../poll.cc",
+        "../process.cc",
+        "../signal.cc",
+        "../wait.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
@@ -26,7 +34,6 @@
         "-std=c++20",
         "-Wall",
         "-Wextra",
-        "-Wno-missing-field-initializers",
         "-fvisibility=hidden",
         "-fstack-protector-strong"
       ],

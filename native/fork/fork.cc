@@ -1,7 +1,7 @@
-// fork(), exit(), execve(): the raw calls behind posix.fork() and the fork
-// start method. Policy (the safety gate, at-fork hooks, what the child does
-// with inherited state) lives in TypeScript and forkchild.cc; this file does
-// the part that must happen around the fork(2) call itself:
+// fork(2) of a running Node process: the raw call behind posix.fork() and
+// the fork start method. Policy (the safety gate, at-fork hooks, what the
+// child does with inherited state) lives in TypeScript and forkchild.cc;
+// this file does the part that must happen around the fork(2) call itself:
 //
 //  - V8 marks its heap MADV_DONTFORK (flag `dc` in /proc/self/smaps), so a
 //    plain child would have no heap. Those ranges are flipped to
@@ -48,25 +48,6 @@ struct Range {
   uintptr_t start;
   uintptr_t end;
 };
-
-// Reads a whole /proc file into `out` (reusing its capacity: this runs on
-// every fork, and the text is tens of kilobytes).
-bool ReadProcFile(const char* path, std::string* out) {
-  out->clear();
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  size_t used = 0;
-  for (;;) {
-    if (out->size() - used < 65536) out->resize(used + 131072);
-    ssize_t n = read(fd, &(*out)[used], out->size() - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    used += static_cast<size_t>(n);
-  }
-  close(fd);
-  out->resize(used);
-  return true;
-}
 
 // The mappings that carry MADV_DONTFORK ("dc" in VmFlags), adjacent ones
 // joined so that each run costs one madvise call.
@@ -129,13 +110,13 @@ struct DontForkCache {
 DontForkCache cache;
 
 const std::vector<Range>& DontForkRanges() {
-  if (!ReadProcFile("/proc/self/maps", &cache.scratch)) {
+  if (!ReadWholeFile("/proc/self/maps", &cache.scratch)) {
     cache.valid = false;
     cache.ranges.clear();
     return cache.ranges;
   }
   if (cache.valid && cache.scratch == cache.maps) return cache.ranges;
-  if (ReadProcFile("/proc/self/smaps", &cache.smaps)) {
+  if (ReadWholeFile("/proc/self/smaps", &cache.smaps)) {
     ParseSmaps(cache.smaps, &cache.ranges);
     cache.maps.swap(cache.scratch);
     cache.valid = true;
@@ -223,7 +204,7 @@ WorkerThreadPatch worker_patch;
 // scan must not run off the end of the binary's read-only data). Reuses
 // the maps buffer of the DONTFORK cache; this runs once.
 size_t SlotsInMapping(void** table, size_t want) {
-  if (!ReadProcFile("/proc/self/maps", &cache.scratch)) return 0;
+  if (!ReadWholeFile("/proc/self/maps", &cache.scratch)) return 0;
   auto addr = reinterpret_cast<uintptr_t>(table);
   const char* p = cache.scratch.c_str();
   while (*p != '\0') {
@@ -320,9 +301,8 @@ int ForkProcess(Napi::Env env) {
 
   // No signal handler may run in the child before uv_loop_fork has given it
   // its own signal pipe (libuv's handler would write to the parent's).
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  sigset_t old;
+  BlockAllSignals(&old);
   pid_t pid = fork();
   int err = errno;
   if (pid == 0) {
@@ -338,17 +318,16 @@ int ForkProcess(Napi::Env env) {
     // threadpool completion would deadlock. uv_loop_fork leaves it alone.
     uv_mutex_init(&loop->wq_mutex);
     DropInheritedContinuation();
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    SetSignalMask(&old);
     if (rc != 0) {
       // The child cannot run its loop; leave before any JS runs.
       static const char msg[] = "posix-process: uv_loop_fork failed in child\n";
-      ssize_t ignored = write(2, msg, sizeof(msg) - 1);
-      (void)ignored;
-      _exit(70);
+      WriteAll(2, msg, sizeof(msg) - 1);
+      ExitNow(70);
     }
     return 0;
   }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  SetSignalMask(&old);
   // Back to V8's choice in the parent (only what we flipped), so its later
   // fork+exec children (child_process) stay cheap.
   Advise(ranges, MADV_DONTFORK);

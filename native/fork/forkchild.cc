@@ -20,6 +20,7 @@
 #include <v8.h>
 
 #include "../common.h"
+#include "../pidfd.h"
 
 namespace pp {
 
@@ -36,13 +37,6 @@ uv_loop_t* Loop(Napi::Env env) {
     throw Napi::Error::New(env, "cannot get the event loop");
   }
   return loop;
-}
-
-int Dup3Retry(int from, int to, int flags) {
-  int rc;
-  do rc = dup3(from, to, flags);
-  while (rc < 0 && (errno == EINTR || errno == EBUSY));
-  return rc;
 }
 
 // What the walk needs: fds to put under the parent's handles, made lazily.
@@ -67,7 +61,7 @@ struct Inert {
   int Dead() {
     if (dead < 0) {
       int p[2];
-      if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return -1;
+      if (OpenPipe(p, true) < 0) return -1;
       dead = p[0];  // p[1] is kept open on purpose (one fd, for life).
     }
     return dead;
@@ -76,7 +70,7 @@ struct Inert {
   int Mute() {
     if (mute < 0) {
       int s[2];
-      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s) < 0) return -1;
+      if (OpenSocketpair(s, true) < 0) return -1;
       // The smallest send buffer the kernel allows (~4.5 KB), then filled.
       int size = 1;
       setsockopt(s[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
@@ -90,8 +84,8 @@ struct Inert {
         }
       }
       if (!full) {
-        close(s[0]);
-        close(s[1]);
+        CloseFd(s[0]);
+        CloseFd(s[1]);
         return -1;
       }
       mute = s[0];  // s[1] is kept open on purpose (one fd, for life).
@@ -102,8 +96,8 @@ struct Inert {
   int Eof() {
     if (eof < 0) {
       int p[2];
-      if (pipe2(p, O_CLOEXEC) < 0) return -1;
-      close(p[1]);
+      if (OpenPipe(p) < 0) return -1;
+      CloseFd(p[1]);
       eof = p[0];
     }
     return eof;
@@ -182,7 +176,7 @@ void NeutralizeHandle(uv_handle_t* handle, Inert* inert) {
       // of it can block.
       if (fd == 0) {
         int eof = inert->Eof();
-        if (eof < 0 || Dup3Retry(eof, 0, 0) < 0) return;
+        if (eof < 0 || DupOnto(eof, 0, 0) < 0) return;
         inert->stdin_handled = true;
         uv_unref(handle);
         inert->count++;
@@ -193,7 +187,7 @@ void NeutralizeHandle(uv_handle_t* handle, Inert* inert) {
       // pair refuses: both get the dead pipe, whose errors end a write at
       // once. Other streams get the mute socket.
       int target = handle->type == UV_TTY || handle->type == UV_UDP ? inert->Dead() : inert->Mute();
-      if (target < 0 || Dup3Retry(target, fd, O_CLOEXEC) < 0) return;
+      if (target < 0 || DupOnto(target, fd, O_CLOEXEC) < 0) return;
       if (handle->type == UV_UDP) {
         auto* udp = reinterpret_cast<uv_udp_t*>(handle);
         uv_udp_recv_stop(udp);
@@ -279,17 +273,17 @@ Napi::Value ForkChild(const Napi::CallbackInfo& info) {
   // end) reads EOF when the child and everything that inherited the write
   // end are gone. Both ends CLOEXEC: exec'd programs never hold it.
   int p[2] = {-1, -1};
-  if (!use_pidfd && pipe2(p, O_CLOEXEC) < 0) ThrowErrno(env, errno, "pipe");
+  if (!use_pidfd && OpenPipe(p) < 0) ThrowErrno(env, errno, "pipe");
   int pid;
   try {
     pid = ForkProcess(env);
   } catch (...) {
-    if (p[0] >= 0) close(p[0]);
-    if (p[1] >= 0) close(p[1]);
+    if (p[0] >= 0) CloseFd(p[0]);
+    if (p[1] >= 0) CloseFd(p[1]);
     throw;
   }
   if (pid == 0) {
-    if (p[0] >= 0) close(p[0]);
+    if (p[0] >= 0) CloseFd(p[0]);
     // Threadpool work the parent's threads finished but the parent had not
     // yet delivered: its callbacks (an fs or crypto completion) are the
     // parent's. Work still running never completes here at all.
@@ -301,35 +295,34 @@ Napi::Value ForkChild(const Napi::CallbackInfo& info) {
     if (!inert.stdin_handled) {
       // No handle reads stdin yet; give fd 0 end-of-file all the same, so a
       // process.stdin created later cannot read the parent's input.
-      int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      int null_fd = OpenCloexec("/dev/null", O_RDONLY);
       if (null_fd >= 0) {
         if (null_fd != 0) {
-          Dup3Retry(null_fd, 0, 0);
-          close(null_fd);
+          DupOnto(null_fd, 0, 0);
+          CloseFd(null_fd);
         } else {
-          fcntl(0, F_SETFD, 0);
+          SetCloexec(0, false);
         }
       }
     }
-    if (inert.dead >= 0) close(inert.dead);  // its dup3 copies remain
-    if (inert.mute >= 0) close(inert.mute);
-    if (inert.eof >= 0) close(inert.eof);
+    if (inert.dead >= 0) CloseFd(inert.dead);  // its dup3 copies remain
+    if (inert.mute >= 0) CloseFd(inert.mute);
+    if (inert.eof >= 0) CloseFd(inert.eof);
     // A plain number, not an object: a new object shape made in every child
     // means new maps and transition entries, i.e. more pages to copy.
     // 0: no pipe sentinel to hold; -(fd + 1): the write end it holds.
     return Napi::Number::New(env, p[1] >= 0 ? -(p[1] + 1) : 0);
   }
-  if (p[1] >= 0) close(p[1]);
+  if (p[1] >= 0) CloseFd(p[1]);
   int pidfd = -1;
   if (use_pidfd) {
     // Race-free: the child cannot be reaped (and its pid reused) before we
     // wait for it.
-    pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    pidfd = PidfdOpen(pid);
     if (pidfd < 0) {
       int err = errno;
-      kill(pid, SIGKILL);
-      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
+      SendSignal(pid, SIGKILL);
+      ReapDiscard(pid, -1);
       ThrowErrno(env, err, "pidfd_open");
     }
   }
@@ -338,27 +331,6 @@ Napi::Value ForkChild(const Napi::CallbackInfo& info) {
   result.Set("pidfd", pidfd >= 0 ? Napi::Number::New(env, pidfd) : env.Null());
   result.Set("sentinel", Napi::Number::New(env, pidfd >= 0 ? pidfd : p[0]));
   return result;
-}
-
-// Writes all of [data, data+len) to fd, waiting for POLLOUT when the fd is
-// non-blocking and full. Returns false on a write error (reader gone).
-bool WriteAll(int fd, const char* data, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, data, len);
-    if (n > 0) {
-      data += n;
-      len -= static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      struct pollfd pfd = {fd, POLLOUT, 0};
-      if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return false;
-      continue;
-    }
-    return false;
-  }
-  return true;
 }
 
 struct FlushState {
@@ -396,7 +368,7 @@ Napi::Value ForkFlushStdio(const Napi::CallbackInfo& info) {
   FlushState state;
   ForEachHandle(Loop(env), [&state](uv_handle_t* handle) { FlushHandle(handle, &state); });
   Napi::Array out = Napi::Array::New(env, state.pending.size());
-  for (size_t i = 0; i < state.pending.size(); i++) out.Set(i, Napi::Number::New(env, state.pending[i]));
+  for (uint32_t i = 0; i < state.pending.size(); i++) out.Set(i, Napi::Number::New(env, state.pending[i]));
   return out;
 }
 
@@ -405,7 +377,7 @@ Napi::Value ForkFlushStdio(const Napi::CallbackInfo& info) {
 Napi::Value ForkWriteAll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 2);
-  int fd = ArgInt(info, 0, "fd", 0, INT32_MAX);
+  int fd = ValueInt(env, info[0], "fd", 0, INT32_MAX);
   if (!info[1].IsBuffer()) ThrowTypeError(env, "The \"data\" argument must be an instance of Buffer");
   Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
   return Napi::Boolean::New(env, WriteAll(fd, data.Data(), data.Length()));
@@ -582,8 +554,8 @@ bool DetachInotifyDispatch(uv_loop_t* loop) {
   if (loop->inotify_fd < 0 || !AnyIterating(root)) return false;
   int own = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (own < 0) return false;
-  int replaced = Dup3Retry(own, loop->inotify_fd, O_CLOEXEC);
-  close(own);
+  int replaced = DupOnto(own, loop->inotify_fd, O_CLOEXEC);
+  CloseFd(own);
   if (replaced < 0) return false;
   ForEachHandle(loop, [](uv_handle_t* handle) {
     if (handle->type == UV_FS_EVENT) uv_fs_event_stop(reinterpret_cast<uv_fs_event_t*>(handle));
