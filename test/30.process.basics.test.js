@@ -1,5 +1,5 @@
 // Process: construction, options checking, names, daemon, authkey, repr,
-// and every misuse error of API.md's table (code and exact message).
+// and every misuse error of docs/api.md's table (Errors) (code and exact message).
 import { expect } from 'chai';
 import { inspect } from 'node:util';
 import { activeChildren, currentProcess, parentProcess, Pipe, Process, ProcessError } from '../dist/index.js';
@@ -192,7 +192,7 @@ describe('30 Process basics', function () {
     });
   });
 
-  describe('misuse errors (API.md table)', function () {
+  describe('misuse errors (docs/api.md, Errors)', function () {
     it('before start: join -> NOT_STARTED, sentinel/terminate/kill/interrupt -> process not started', async function () {
       const p = new Process({ target: () => {} });
       expectProcessError(() => p.joinSync(), 'ERR_PROCESS_NOT_STARTED', 'can only join a started process');

@@ -1,7 +1,8 @@
 // The fork start method's native half: fork with a sentinel, and the two
 // things only C can do for the child — make the parent's I/O handles inert
-// and flush stdout/stderr on the way out (DESIGN.md, "Forking a Node
-// process", items 3, 4 and 6). The policy around it is src/forkstart.ts.
+// and flush stdout/stderr on the way out (docs/design.md, "Forking a Node
+// process" and "Fork children that never hang"). The policy around it is
+// src/fork/child.ts.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>

@@ -29,7 +29,7 @@ export interface BenchSuite {
   name: string;
   rows: BenchRow[];
   notes?: string | string[];
-  /** Performance targets (DESIGN.md) and whether this run met them. */
+  /** The suite's performance targets (bench/suites/) and whether this run met them. */
   targets?: BenchTarget[];
 }
 

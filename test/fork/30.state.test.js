@@ -1,4 +1,4 @@
-// Per-process state in the fork child (DESIGN.md item 5) and the at-fork
+// Per-process state in the fork child (docs/design.md, "Forking a Node process") and the at-fork
 // hook registry (CPython's os.register_at_fork order).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
