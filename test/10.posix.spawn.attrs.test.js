@@ -9,7 +9,7 @@ import { killAndReap, mask, procStatus, readLine, release, sigBit, spawnSleep } 
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const SIGPIPE = posix.signals.SIGPIPE;
 
-describe('posix.spawn process attributes', function () {
+describe('10 posix.spawn process attributes', function () {
   describe('session and process group', function () {
     it('by default the child stays in our session and group', function () {
       const child = spawnSleep();

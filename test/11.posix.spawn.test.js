@@ -12,7 +12,7 @@ import { fdTable, isCloexec, sleepingFdTable, killAndReap, pidfdMode, readAll, r
 
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
-describe('posix.spawn', function () {
+describe('11 posix.spawn', function () {
   let dir;
   before(function () {
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'posix-spawn-')));

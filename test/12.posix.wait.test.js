@@ -22,7 +22,7 @@ function reap(child) {
 
 const elapsed = (start) => Number(process.hrtime.bigint() - start) / 1e9;
 
-describe('posix.waitpid and WaitStatus', function () {
+describe('12 posix.waitpid and WaitStatus', function () {
   it('a normal exit: exited, exitStatus, exitCode', function () {
     const child = spawnSh('exit 7');
     const { rusage, ...status } = reap(child);

@@ -25,7 +25,7 @@ function withPidfd(ctx, child, test) {
   return test(child.pidfd);
 }
 
-describe('posix.pidfdWait', function () {
+describe('13 posix.pidfdWait', function () {
   it('an exit: the same WaitStatus as waitpid, rusage included', function () {
     const child = spawnSh('exit 7');
     withPidfd(this, child, (pidfd) => {

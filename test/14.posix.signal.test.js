@@ -15,7 +15,7 @@ function shape(error) {
   return { type: error.constructor.name, message: error.message, keys: Object.keys(error), ...error };
 }
 
-describe('posix signals', function () {
+describe('14 posix signals', function () {
   describe('kill', function () {
     it('delivers a signal by name or number', function () {
       for (const sig of ['SIGTERM', S.SIGINT, 'SIGUSR1']) {

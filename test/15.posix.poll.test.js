@@ -8,7 +8,7 @@ import { isCloexec, killAndReap, readAll, release, spawnSleep } from './fixtures
 const { POLLIN, POLLOUT, POLLHUP, POLLNVAL } = posix;
 const elapsed = (start) => Number(process.hrtime.bigint() - start) / 1e9;
 
-describe('posix poll, pipe, close', function () {
+describe('15 posix poll, pipe, close', function () {
   it('pipe gives two CLOEXEC fds; close releases them', function () {
     const before = fdCount();
     const [r, w] = posix.pipe();

@@ -60,7 +60,7 @@ function runGroup(group) {
 
 const fork = forkBinding();
 
-describe('posix fuzz (fast-check, one process per group)', function () {
+describe('16 posix fuzz (fast-check, one process per group)', function () {
   this.timeout(120000);
   let groups;
   before(function () {

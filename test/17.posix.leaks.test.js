@@ -29,7 +29,7 @@ function loop(n, noPidfd) {
   }
 }
 
-describe('posix leaks', function () {
+describe('17 posix leaks', function () {
   this.timeout(120000);
 
   for (const noPidfd of [false, true]) {

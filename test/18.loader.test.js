@@ -68,7 +68,7 @@ function load(dir) {
   }
 }
 
-describe('loader (node-gyp-build prebuilds)', function () {
+describe('18 loader (node-gyp-build prebuilds)', function () {
   this.timeout(30000);
   const dirs = [];
   after(function () {

@@ -35,7 +35,7 @@ function node(source) {
   }
 }
 
-describe('posix.execve and posix.exit', function () {
+describe('19 posix.execve and posix.exit', function () {
   this.timeout(30000);
   let dir;
   before(function () {

@@ -83,7 +83,7 @@ function expectRefused(out, reason) {
   expect(out.forksSeen).to.equal(0);
 }
 
-describe('18 loader: the fork addon', function () {
+describe('20 loader: the fork addon', function () {
   this.timeout(120000);
   const dirs = [];
   after(function () {

@@ -52,7 +52,7 @@ const samples = () => [
   new Error('carried error'),
 ];
 
-describe('20 Connection: basics', function () {
+describe('21 Connection: basics', function () {
   let open = [];
   const pipe = (duplex) => {
     const pair = duplex === undefined ? Pipe() : Pipe(duplex);

@@ -13,7 +13,7 @@ function nonblocking(fd) {
   return (parseInt(flags, 8) & 0o4000) !== 0;
 }
 
-describe('20 Connection: across processes', function () {
+describe('22 Connection: across processes', function () {
   this.timeout(60000);
   expectNoLeaks(() => expect(watchedFdCount()).to.equal(0));
 

@@ -36,7 +36,7 @@ import { Connection } from ${JSON.stringify(INDEX)};
 const report = new Connection(1, { readable: false });
 `;
 
-describe('20 Connection: across posix.fork()', function () {
+describe('23 Connection: across posix.fork()', function () {
   this.timeout(60000);
 
   it('a Connection with a recv() pending at fork time works in both parent and child', async function () {

@@ -19,7 +19,7 @@ const flavours = {
 
 
 for (const [name, api] of Object.entries(flavours)) {
-  describe(`21 ${name}: CPython TestWait`, function () {
+  describe(`24 ${name}: CPython TestWait`, function () {
     this.timeout(60000);
     expectNoLeaks(() => expect(watchedFdCount()).to.equal(0));
 

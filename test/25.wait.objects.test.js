@@ -15,7 +15,7 @@ function notStarted() {
   };
 }
 
-describe('21 wait objects and readiness', function () {
+describe('25 wait objects and readiness', function () {
   let fds;
   let open;
   before(async function () {

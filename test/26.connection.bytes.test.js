@@ -66,7 +66,7 @@ const forms = {
   },
 };
 
-describe('22 Connection: byte API', function () {
+describe('26 Connection: byte API', function () {
   this.timeout(60000);
   let open = [];
   const pipe = (...args) => {

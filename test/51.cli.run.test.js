@@ -49,7 +49,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('50 cli: run — exit statuses', () => {
+describe('51 cli: run — exit statuses', () => {
   it('passes through 0 and the command status', async () => {
     expect((await cli(['run', '--', 'true'])).code).to.equal(0);
     expect((await cli(['run', '--', 'sh', '-c', 'exit 3'])).code).to.equal(3);

@@ -18,7 +18,7 @@ function sleeper(seconds) {
 
 const pidfd = posix.pidfdSupported();
 
-describe('50 cli: watch', () => {
+describe('52 cli: watch', () => {
   (pidfd ? describe : describe.skip)('with pidfd', () => {
     it('returns 0 once an unrelated process has exited', async () => {
       const s = sleeper(0.5);

@@ -114,7 +114,7 @@ function readyPid(out, seconds) {
 const backstops = new Set();
 let dir;
 
-describe('51 cli: posix-process run as GNU timeout', () => {
+describe('53 cli: posix-process run as GNU timeout', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'pp-timeout-'));
   });

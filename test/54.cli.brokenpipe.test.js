@@ -35,7 +35,7 @@ function withBrokenPipe(stream, file, args) {
   });
 }
 
-describe('52 cli: output to a closed pipe', () => {
+describe('54 cli: output to a closed pipe', () => {
   for (const args of [['--help'], ['--version'], ['run', '--help'], ['watch', '--help'], ['bench', '--help']]) {
     it(`${args.join(' ')} to a closed stdout dies of SIGPIPE, with nothing on stderr`, async () => {
       const r = await withBrokenPipe(1, process.execPath, [CLI, ...args]);

@@ -55,7 +55,7 @@ for (const env of [{}, { POSIX_PROCESS_NO_PIDFD: '1' }]) {
   });
 }
 
-describe('fork child: stray errors', () => {
+describe('10 fork child: stray errors', () => {
   it("a timer of the child's own that throws ends it with 1 and the stack on stderr, not a crash", () => {
     const out = run('own-timer-throw');
     expect(out.exitCode).to.equal(1);

@@ -21,7 +21,7 @@ for (const [label, env, pidfd] of [
   ['pidfd', {}, true],
   ['pipe fallback', { POSIX_PROCESS_NO_PIDFD: '1' }, false],
 ]) {
-  describe(`fork sentinel: ${label}`, () => {
+  describe(`20 fork sentinel: ${label}`, () => {
     let out;
     before(() => {
       out = run(env);

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { posix, registerAtFork } from '../../dist/index.js';
 import { inChild } from './forkhelpers.js';
 
-describe('fork child state', () => {
+describe('30 fork child state', () => {
   it('process.pid and process.ppid are the child\'s', () => {
     const { report, status } = inChild(() => ({ pid: process.pid, ppid: process.ppid, real: posix.pidfdSupported() }));
     expect(status.exitCode).to.equal(0);

@@ -40,7 +40,7 @@ function trace(where) {
   });
 }
 
-describe('fork child: a clean start', () => {
+describe('35 fork child: a clean start', () => {
   for (const where of ['sync', 'microtask', 'timer', 'immediate']) {
     it(`called from ${where}: the child runs only childMain; the caller's code and finally run only in the parent`, async () => {
       const { marks, code } = await trace(where);

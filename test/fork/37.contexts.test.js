@@ -102,7 +102,7 @@ const CONTEXTS = {
     ),
 };
 
-describe('fork from every event-loop context', function () {
+describe('37 fork from every event-loop context', function () {
   this.timeout(JOIN_SECONDS * 1000 + 30000);
 
   afterEach(() => {

@@ -70,7 +70,7 @@ async function childWork() {
   };
 }
 
-describe('fork: the parent is undisturbed', function () {
+describe('40 fork: the parent is undisturbed', function () {
   this.timeout(120000);
 
   before(async () => {

@@ -14,7 +14,7 @@ async function run(options) {
   return p;
 }
 
-describe('Process with startMethod fork', function () {
+describe('50 Process with startMethod fork', function () {
   this.timeout(60000);
 
   it('runs a closure over the parent\'s live state and reports through a Pipe', async () => {

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { Pipe, Process, posix, wait } from '../../dist/index.js';
 import { fdCount, zombieChildren } from '../helpers.js';
 
-describe('Connection byte API with startMethod fork', function () {
+describe('55 Connection byte API with startMethod fork', function () {
   this.timeout(60000);
   let fds;
   before(async () => {

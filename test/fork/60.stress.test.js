@@ -26,7 +26,7 @@ function hot(n) {
   return acc;
 }
 
-describe('fork stress', function () {
+describe('60 fork stress', function () {
   this.timeout(240000);
 
   it('1000 GC- and JIT-heavy fork children, the parent churning its heap in between', () => {

@@ -33,7 +33,7 @@ function expectRefused(out, reason, hint = FLAG_HINT) {
   expect(out.process.message).to.include(reason);
 }
 
-describe('fork safety gate', function () {
+describe('70 fork safety gate', function () {
   this.timeout(60000);
 
   it('refuses in a node started without --single-threaded, on every fork path', () => {

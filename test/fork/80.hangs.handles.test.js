@@ -33,7 +33,7 @@ function mixedStart(emitter, event, when) {
   };
 }
 
-describe('fork children never hang: the parent\'s handles with data in flight', function () {
+describe('80 fork children never hang: the parent\'s handles with data in flight', function () {
   this.timeout(240000);
   after(() => {
     expect(zombieChildren()).to.deep.equal([]);

@@ -91,7 +91,7 @@ class ParentHeap {
 
 class Idle {}
 
-describe('fork children never hang: full GCs in the child, the parent in every GC phase', function () {
+describe('81 fork children never hang: full GCs in the child, the parent in every GC phase', function () {
   this.timeout(300000);
   // The parent's heap: a few hundred thousand live objects for the children
   // to mark, and garbage between forks.

@@ -86,7 +86,7 @@ const kinds = [
   },
 ];
 
-describe('fork soak: 1000 children from a parent with everything in flight', function () {
+describe('82 fork soak: 1000 children from a parent with everything in flight', function () {
   this.timeout(600000);
   after(() => {
     expect(zombieChildren()).to.deep.equal([]);
