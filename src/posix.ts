@@ -59,8 +59,7 @@ export interface WaitpidOptions {
 }
 
 /** A validated environment as execve(2)'s `KEY=value` strings. */
-export function envArray(env: Record<string, string>, name = 'env'): string[] {
-  validateString(name, 'name');
+function envArray(env: Record<string, string>, name: string): string[] {
   return envStrings(validateEnv(env, name));
 }
 
@@ -88,7 +87,7 @@ export function spawn(file: string, argv: string[], options: SpawnOptions = {}):
     native.signalMask = options.signalMask.map((s) => toSignalNumber(s, 'options.signalMask', false));
   }
   if (options.parentDeathSignal !== undefined) {
-    native.parentDeathSignal = toSignalNumber(options.parentDeathSignal, 'options.parentDeathSignal');
+    native.parentDeathSignal = toSignalNumber(options.parentDeathSignal, 'options.parentDeathSignal', false);
   }
   if (options.searchPath !== undefined && validateBoolean(options.searchPath, 'options.searchPath')) {
     native.path = searchDirs(options.env);

@@ -96,12 +96,41 @@ export function validateTimeout(value: unknown, name = 'timeout'): number | null
 /** A signal given as a number or a name (`'SIGTERM'`), as its number. */
 export function toSignalNumber(signal: unknown, name = 'signal', allowZero = true): number {
   if (typeof signal === 'string') {
-    const n = binding.signals[signal];
-    if (n === undefined || !Object.hasOwn(binding.signals, signal)) throw unknownSignal(signal);
+    if (Object.hasOwn(binding.signals, signal)) return binding.signals[signal];
+    const n = realTimeSignalNumber(signal);
+    if (n === null) throw unknownSignal(signal);
     return n;
   }
   if (typeof signal !== 'number') throw invalidArgType(name, 'of type number or string', signal);
   return validateInteger(signal, name, allowZero ? 0 : 1, 64);
+}
+
+let rtRange: { min: number; max: number } | null | undefined;
+
+/** The C library's real-time signal range (glibc's SIGRTMIN is 34, not the kernel's 32), from signalName()'s names. */
+export function realTimeSignals(): { min: number; max: number } | null {
+  if (rtRange === undefined) {
+    let min = 0;
+    let max = 0;
+    for (let n = 1; n <= 64; n++) {
+      const sig = binding.signalName(n);
+      if (sig === 'SIGRTMIN') min = n;
+      if (min > 0 && sig?.startsWith('SIGRTMIN')) max = n;
+    }
+    rtRange = min > 0 ? { min, max } : null;
+  }
+  return rtRange;
+}
+
+/** `SIGRTMIN`, `SIGRTMIN+n` (as signalName() writes them), `SIGRTMAX`, `SIGRTMAX-n`: the number, or null. */
+function realTimeSignalNumber(text: string): number | null {
+  const match = /^SIGRT(MIN|MAX)(?:([+-])(0|[1-9]\d?))?$/.exec(text);
+  const rt = realTimeSignals();
+  if (match === null || rt === null) return null;
+  const offset = match[2] === undefined ? 0 : Number(match[3]);
+  if (match[1] === 'MIN' && match[2] !== '-' && offset <= rt.max - rt.min) return rt.min + offset;
+  if (match[1] === 'MAX' && match[2] !== '+' && offset <= rt.max - rt.min) return rt.max - offset;
+  return null;
 }
 
 /** Bytes to send or receive into: a Buffer, TypedArray, DataView or ArrayBuffer. */

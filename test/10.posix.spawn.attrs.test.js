@@ -127,6 +127,18 @@ describe('10 posix.spawn process attributes', function () {
       return { r, pid, middleStatus };
     }
 
+    it('is a signal 1-64 given by name or number; 0 is refused (leave it out for none), as by Process', function () {
+      expect(() => posix.spawn('/bin/true', ['true'], { parentDeathSignal: 0 }))
+        .to.throw(RangeError)
+        .with.property('code', 'ERR_OUT_OF_RANGE');
+      expect(() => posix.spawn('/bin/true', ['true'], { parentDeathSignal: 'SIGNOPE' }))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_UNKNOWN_SIGNAL');
+      const child = posix.spawn('/bin/true', ['true'], { parentDeathSignal: 'SIGRTMIN+1' });
+      expect(posix.waitpid(child.pid).exitCode).to.equal(0);
+      release(child);
+    });
+
     it('the grandchild gets the signal when its parent dies', function () {
       this.timeout(20000);
       const { r, pid, middleStatus } = grandchild({ parentDeathSignal: 'SIGUSR1' });

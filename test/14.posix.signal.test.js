@@ -27,6 +27,25 @@ describe('14 posix signals', function () {
       }
     });
 
+    it("takes every name signalName() gives, and SIGRTMAX-n; refuses real-time names out of range", function () {
+      const named = [];
+      for (let n = 1; n <= 64; n++) if (posix.signalName(n)?.startsWith('SIGRT')) named.push([posix.signalName(n), n]);
+      expect(named.length).to.be.above(10);
+      const max = named.at(-1)[1];
+      const cases = [named[0], named[1], named.at(-1), ['SIGRTMAX', max], ['SIGRTMAX-1', max - 1]];
+      for (const [name, n] of cases) {
+        const child = spawnSleep();
+        posix.kill(child.pid, name);
+        const status = posix.waitpid(child.pid);
+        release(child);
+        expect(status.termSignal, name).to.equal(n);
+      }
+      const span = max - named[0][1];
+      for (const bad of [`SIGRTMIN+${span + 1}`, 'SIGRTMIN-1', 'SIGRTMAX+1', `SIGRTMAX-${span + 1}`, 'SIGRTMIN+', 'SIGRTMIN+ 1', 'SIGRTMIN+01', 'RTMIN', 'sigrtmin']) {
+        expect(() => posix.kill(process.pid, bad), bad).to.throw(TypeError).with.property('code', 'ERR_UNKNOWN_SIGNAL');
+      }
+    });
+
     it('defaults to SIGTERM; signal 0 only probes', function () {
       const child = spawnSleep();
       posix.kill(child.pid, 0);

@@ -5,6 +5,7 @@
 // exit 125.
 import { InvalidArgumentError } from 'commander';
 import { signalName, signals } from '../posix.js';
+import { realTimeSignals } from '../validate.js';
 
 const UNITS: Readonly<Record<string, number>> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, ms: 0.001 };
 
@@ -82,23 +83,6 @@ export function parseDuration(text: string): number {
   return Math.max(value * UNITS[unit], Number.MIN_VALUE); // `1e-320ms` is still not "none"
 }
 
-let rtRange: { min: number; max: number } | null | undefined;
-
-/** glibc's real-time signal range (SIGRTMIN is 34, not the kernel's 32), read from the addon's names. */
-function realTimeRange(): { min: number; max: number } | null {
-  if (rtRange === undefined) {
-    let min = 0;
-    let max = 0;
-    for (let n = 1; n <= 64; n++) {
-      const name = signalName(n);
-      if (name === 'SIGRTMIN') min = n;
-      if (min > 0 && name?.startsWith('SIGRTMIN')) max = n;
-    }
-    rtRange = min > 0 ? { min, max } : null;
-  }
-  return rtRange;
-}
-
 /** The largest signal number accepted (gnulib's SIGNUM_BOUND: NSIG - 1). */
 const SIGNUM_BOUND = 64;
 
@@ -117,7 +101,7 @@ function str2sig(name: string): number {
   if (name === 'CLD') return signals.SIGCHLD;
   const key = `SIG${name}`;
   if (Object.hasOwn(signals, key)) return signals[key];
-  const rt = realTimeRange();
+  const rt = realTimeSignals();
   // `RTMIN`, `RTMIN+n`, `RTMAX`, `RTMAX-n`; strtol() reads the offset, so `RTMIN 1` and `RTMIN1` pass too.
   const offset = /^(RTMIN|RTMAX)(?:[ \t\n\v\f\r]*([+-]?\d+))?$/.exec(name);
   if (rt && offset) {
@@ -156,7 +140,7 @@ export function nameOfSignal(n: number): string {
 
 /** The name GNU timeout's --verbose prints (sig2str): `TERM`, `RTMAX-2`, or the number (always for 0). */
 export function verboseSignalName(n: number): string {
-  const rt = realTimeRange();
+  const rt = realTimeSignals();
   if (rt && n >= rt.min && n <= rt.max) {
     const [base, delta] = n <= rt.min + Math.trunc((rt.max - rt.min) / 2) ? ['RTMIN', n - rt.min] : ['RTMAX', n - rt.max];
     return delta === 0 ? base : `${base}${delta > 0 ? '+' : ''}${delta}`;
