@@ -5,7 +5,7 @@
 // exit 125.
 import { InvalidArgumentError } from 'commander';
 import { signalName, signals } from '../posix.js';
-import { realTimeSignals } from '../validate.js';
+import { INT32_MAX, realTimeSignals } from '../validate.js';
 
 const UNITS: Readonly<Record<string, number>> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, ms: 0.001 };
 
@@ -123,7 +123,7 @@ export function parseSignal(text: string): number {
   if (/^\d/.test(text)) {
     const n = wholeNumber(text);
     // strtol() into a long, then an int: a number that does not fit is refused.
-    signal = n === null || n > 2 ** 31 - 1 ? -1 : n & (n >= 0xff ? 0xff : 0x7f);
+    signal = n === null || n > INT32_MAX ? -1 : n & (n >= 0xff ? 0xff : 0x7f);
   } else {
     const upper = text.replace(/[a-z]+/g, (s) => s.toUpperCase());
     signal = str2sig(upper);

@@ -9,6 +9,7 @@ import { parseDuration, parseSignal } from './duration.js';
 import { EXIT_CANCELED } from './exitcodes.js';
 import { run } from './run.js';
 import { watch } from './watch.js';
+import { INT32_MAX } from '../validate.js';
 
 const USAGE = {
   main: 'posix-process <run|watch|bench> [options] ...',
@@ -75,7 +76,7 @@ function version(): string {
 
 function parsePid(text: string, previous: number[] = []): number[] {
   const pid = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!(pid >= 1 && pid <= 2 ** 31 - 1)) throw new InvalidArgumentError(`invalid process id '${text}'`);
+  if (!(pid >= 1 && pid <= INT32_MAX)) throw new InvalidArgumentError(`invalid process id '${text}'`);
   return [...previous, pid];
 }
 
