@@ -146,6 +146,8 @@ export interface ForkBinding {
   forkWriteAll(fd: number, data: Buffer): boolean;
   /** Runs `fn` as a fresh loop callback after terminating the current JS stack; never returns. */
   forkContinue(fn: () => void): void;
+  /** In a fork child: its loop may end when empty ('beforeExit'), as a script's (the forkserver's children). */
+  forkLetLoopEnd(): void;
 }
 
 const require = createRequire(import.meta.url);
