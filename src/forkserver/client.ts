@@ -29,7 +29,7 @@ const { POLLIN, POLLOUT } = binding.pollConstants;
 // After a server died: how long an exited child may stay unreaped by its
 // new parent before its status is given up (PIDFD_INFO_EXIT only appears
 // once it is reaped).
-const ORPHAN_REAP_MS = 2000;
+const ORPHAN_REAP_MS = 5000;
 
 function isCode(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
