@@ -6,8 +6,9 @@ import { leftoverChildren } from './harness.js';
 import * as forkSuite from './suites/fork.js';
 import * as processSpawnSuite from './suites/process-spawn.js';
 import * as spawnSuite from './suites/spawn.js';
+import * as throughputSuite from './suites/throughput.js';
 
-export const SUITES = [spawnSuite, processSpawnSuite, forkSuite];
+export const SUITES = [spawnSuite, processSpawnSuite, forkSuite, throughputSuite];
 
 const DEFAULTS = { rounds: 30, budgetMs: 40 };
 const QUICK = { rounds: 4, budgetMs: 8 };
@@ -38,10 +39,11 @@ export async function runBenchmarks({ suites, rounds, quick = false, previous, o
     }
   }
   settings.previous = previous ?? null;
+  settings.quick = quick;
 
   const plans = [];
   for (const s of chosen) plans.push(await s.plan(settings));
-  const total = plans.reduce((sum, p) => sum + (p.skip ? 0 : p.cases * (settings.rounds + 1)), 0);
+  const total = plans.reduce((sum, p) => sum + (p.skip ? 0 : p.cases * ((p.rounds ?? settings.rounds) + 1)), 0);
   let done = 0;
   const results = [];
   for (const [i, s] of chosen.entries()) {
