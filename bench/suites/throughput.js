@@ -108,6 +108,7 @@ export async function run({ rounds, quick, onTick, previous }) {
       }
     }
     if (before) {
+      const n = batchSize(quick, false);
       for (const k of CONCURRENCY) {
         cases.push({
           id: `processK${k}Previous`,
