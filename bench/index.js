@@ -7,8 +7,9 @@ import * as forkSuite from './suites/fork.js';
 import * as forkserverSuite from './suites/forkserver.js';
 import * as processSpawnSuite from './suites/process-spawn.js';
 import * as spawnSuite from './suites/spawn.js';
+import * as throughputSuite from './suites/throughput.js';
 
-export const SUITES = [spawnSuite, processSpawnSuite, forkSuite, forkserverSuite];
+export const SUITES = [spawnSuite, processSpawnSuite, forkSuite, forkserverSuite, throughputSuite];
 
 const DEFAULTS = { rounds: 30, budgetMs: 40 };
 const QUICK = { rounds: 4, budgetMs: 8 };
@@ -39,10 +40,11 @@ export async function runBenchmarks({ suites, rounds, quick = false, previous, o
     }
   }
   settings.previous = previous ?? null;
+  settings.quick = quick;
 
   const plans = [];
   for (const s of chosen) plans.push(await s.plan(settings));
-  const total = plans.reduce((sum, p) => sum + (p.skip ? 0 : p.cases * (settings.rounds + 1)), 0);
+  const total = plans.reduce((sum, p) => sum + (p.skip ? 0 : p.cases * ((p.rounds ?? settings.rounds) + 1)), 0);
   let done = 0;
   const results = [];
   for (const [i, s] of chosen.entries()) {

@@ -153,18 +153,32 @@ struct CStringArray {
   char* const* get() { return pointers.data(); }
 };
 
-struct Stack {
+// The clone child's stack, one per thread, mapped on first use and kept:
+// with CLONE_VFORK this thread sleeps until the child has exec'd or exited,
+// so only one child ever runs on it. Reuse saves an mmap + munmap and the
+// first-touch page faults of a fresh stack per child (docs/design.md,
+// "Throughput: the per-child path"). Unmapped when the thread ends.
+class Stack {
+ public:
   static constexpr size_t kSize = 256 * 1024;
-  void* base;
-  Stack() {
-    base = mmap(nullptr, kSize, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-  }
   ~Stack() {
-    if (base != MAP_FAILED) munmap(base, kSize);
+    if (base_ != MAP_FAILED) munmap(base_, kSize);
   }
-  void* top() { return static_cast<char*>(base) + kSize; }
+  // The stack's top, or nullptr with errno set (mmap failed; tried again next time).
+  void* Top() {
+    if (base_ == MAP_FAILED) {
+      base_ = mmap(nullptr, kSize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+      if (base_ == MAP_FAILED) return nullptr;
+    }
+    return static_cast<char*>(base_) + kSize;
+  }
+
+ private:
+  void* base_ = MAP_FAILED;
 };
+
+thread_local Stack child_stack;
 
 // Restores the calling thread's signal mask when it leaves scope.
 struct SignalsBlocked {
@@ -262,10 +276,11 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   args.envp = in.envp ? in.envp->get() : environ;
   args.fds = in.fds.data();
   args.nfds = static_cast<int>(in.fds.size());
-  args.parent_pid = CurrentPid();
+  // Only the parent-death check needs it: no getpid() per child otherwise.
+  args.parent_pid = args.pdeathsig > 0 ? CurrentPid() : 0;
 
-  Stack stack;
-  if (stack.base == MAP_FAILED) {
+  void* stack_top = child_stack.Top();
+  if (stack_top == nullptr) {
     int err = errno;
     if (sentinel_r >= 0) {
       CloseFd(sentinel_r);
@@ -280,12 +295,12 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   {
     SignalsBlocked blocked;
     int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
-    pid = clone(ChildMain, stack.top(), flags | (use_pidfd ? CLONE_PIDFD : 0),
+    pid = clone(ChildMain, stack_top, flags | (use_pidfd ? CLONE_PIDFD : 0),
                 &args, &pidfd);
     if (pid < 0 && errno == EINVAL && use_pidfd) {
       // Kernel without CLONE_PIDFD: open the pidfd on the unreaped child.
       pidfd = -1;
-      pid = clone(ChildMain, stack.top(), flags, &args, nullptr);
+      pid = clone(ChildMain, stack_top, flags, &args, nullptr);
     }
     if (pid < 0) clone_err = errno;
   }

@@ -82,12 +82,16 @@ export function releaseStdio(prepared: PreparedStdio, failed: boolean): void {
   }
 }
 
+// node:net's Socket, loaded on first use (a spawn child's start-up stays
+// lean) and kept: a require per child is garbage on the per-child path.
+let SocketClass: typeof import('node:net').Socket | null = null;
+
 /** Streams over our ends: index 0 writable, 1 and 2 readable, others duplex. */
 export function openStreams(prepared: PreparedStdio): Array<Duplex | null> {
   const streams: Array<Duplex | null> = prepared.fds.map(() => null);
   if (prepared.pipes.size === 0) return streams;
-  // node:net is loaded on first use: a spawn child's start-up stays lean.
-  const { Socket } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
+  SocketClass ??= (createRequire(import.meta.url)('node:net') as typeof import('node:net')).Socket;
+  const Socket = SocketClass;
   for (const [i, fd] of prepared.pipes) {
     const socket = new Socket({ fd, readable: i !== 0, writable: i === 0 || i > 2 });
     streams[i] = socket;

@@ -14,7 +14,7 @@ function cloexec(fd) {
   return (parseInt(flags, 8) & 0o2000000) !== 0;
 }
 
-describe('posix sendFds/recvFds', function () {
+describe('27 posix sendFds/recvFds', function () {
   for (const type of ['stream', 'seqpacket']) {
     it(`passes fds that work on the other side, CLOEXEC (${type})`, function () {
       const before = fdCount();
