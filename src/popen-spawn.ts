@@ -55,18 +55,17 @@ function wire(): typeof Wire {
   return wireModule;
 }
 
-function notTransferable(what: string, error: unknown, method: string): ProcessError {
+function notTransferable(what: string, error: unknown): ProcessError {
   const reason = error instanceof Error ? error.message : String(error);
   return new ProcessError(
     'ERR_TARGET_NOT_TRANSFERABLE',
-    `${what} cannot be carried to a '${method}' child (structured clone failed: ${reason}); ` +
+    `${what} cannot be carried to a 'spawn' child (structured clone failed: ${reason}); ` +
       `pass cloneable values, or use the 'fork' start method`,
     { cause: error },
   );
 }
 
-/** The payload of `request` and the Connections it carries (also the forkserver's, forkserver/client.ts). */
-export function encodePayload(request: SpawnRequest, fdCount: number, method = 'spawn'): { bytes: Buffer; slots: ConnectionSlot[] } {
+function encodePayload(request: SpawnRequest, fdCount: number): { bytes: Buffer; slots: ConnectionSlot[] } {
   const slots: ConnectionSlot[] = [];
   // One slot per Connection, wherever (and however often) it appears.
   const index = new Map<Connection, number>();
@@ -104,7 +103,7 @@ export function encodePayload(request: SpawnRequest, fdCount: number, method = '
     } catch {
       what = 'args';
     }
-    throw notTransferable(what, error, method);
+    throw notTransferable(what, error);
   }
 }
 

@@ -9,7 +9,6 @@
 import fs from 'node:fs';
 import { leftoverChildren } from '../harness.js';
 import { holdBuffers, holdHeap } from './hold.js';
-import { packageModule } from './package.js';
 
 const MARKER = '@@BENCH ';
 
@@ -67,9 +66,7 @@ async function main() {
     const [op, itersText, arg] = line.trim().split(/\s+/);
     const iters = Number(itersText);
     if (op === 'children') {
-      // A forkserver lives as long as its creator: not a leftover.
-      const server = await import(packageModule('forkserver/client.js')).then((m) => m.forkserverPid(), () => null);
-      reply({ children: leftoverChildren().filter((c) => c.pid !== server) }); // what our ops left behind
+      reply({ children: leftoverChildren() }); // what our ops left behind
       continue;
     }
     const fn = ops[op];
