@@ -5,16 +5,7 @@
 import { expect } from 'chai';
 import { Process, posix } from '../dist/index.js';
 import { watchedFdCount } from './internals.js';
-import { expectNoLeaks } from './helpers.js';
-
-function collect(stream) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    stream.on('data', (chunk) => chunks.push(chunk));
-    stream.on('end', () => resolve(Buffer.concat(chunks).toString()));
-    stream.on('error', reject);
-  });
-}
+import { collect, expectNoLeaks } from './helpers.js';
 
 // More than a pipe buffer (64 KiB) per child, so the reads interleave.
 const BYTES = 100_000;

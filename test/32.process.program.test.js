@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Process } from '../dist/index.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { fdCount, zombieChildren } from './helpers.js';
+import { collect, fdCount, zombieChildren } from './helpers.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc');
@@ -19,15 +19,6 @@ async function settleGarbage() {
     gc();
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-function collect(stream) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    stream.on('data', (chunk) => chunks.push(chunk));
-    stream.on('end', () => resolve(Buffer.concat(chunks).toString()));
-    stream.on('error', reject);
-  });
 }
 
 async function run(options) {

@@ -140,3 +140,13 @@ export function describeHang(pid) {
   }
   return `what pid ${pid} was doing:\n${lines.join('\n')}`;
 }
+
+/** Everything a readable stream delivers, as a string, once it ends. */
+export function collect(stream) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    stream.on('data', (chunk) => chunks.push(chunk));
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString()));
+    stream.on('error', reject);
+  });
+}
