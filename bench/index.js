@@ -4,11 +4,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { leftoverChildren } from './harness.js';
 import * as forkSuite from './suites/fork.js';
+import * as forkserverSuite from './suites/forkserver.js';
 import * as processSpawnSuite from './suites/process-spawn.js';
 import * as spawnSuite from './suites/spawn.js';
 import * as throughputSuite from './suites/throughput.js';
 
-export const SUITES = [spawnSuite, processSpawnSuite, forkSuite, throughputSuite];
+export const SUITES = [spawnSuite, processSpawnSuite, forkSuite, forkserverSuite, throughputSuite];
 
 const DEFAULTS = { rounds: 30, budgetMs: 40 };
 const QUICK = { rounds: 4, budgetMs: 8 };

@@ -1,5 +1,6 @@
 // `npm start`: a two-minute tour of posix-process on this machine.
-// Starts children with every available start method and a program target,
+// Starts children with every available start method (spawn, fork,
+// forkserver) and a program target,
 // shows their reprs and exact exit codes, waits on sentinels mixed with a
 // Pipe, and ends with a small timing table against child_process.
 import { fork as cpFork, spawnSync, spawn as cpSpawn } from 'node:child_process';
@@ -42,7 +43,8 @@ for (const method of getAllStartMethods()) {
   heading(`start method '${method}'`);
   for (const [name, what] of Object.entries(targets)) {
     const exportName = name === 'killed' ? 'sleeps' : name;
-    // fork children are copies of this process: any function works there.
+    // fork children are copies of this process: any function works there;
+    // spawn and forkserver children get the target by reference.
     const target = method === 'fork' ? local[exportName] : { module: targetsModule, export: exportName };
     const p = new Process({ target, startMethod: method, name: `${method}-${name}` });
     p.start();
@@ -119,6 +121,16 @@ const jsRows = [];
 if (getAllStartMethods().includes('fork')) {
   jsRows.push(['Process, fork start method', await median(async () => {
     const p = new Process({ startMethod: 'fork', target: local.normal });
+    p.start();
+    await p.join();
+    p.close();
+  }, 100)]);
+}
+if (getAllStartMethods().includes('forkserver')) {
+  // Its server (started by the tour's first forkserver child above) forks
+  // each child; the caller itself needs no flags for this one.
+  jsRows.push(['Process, forkserver start method', await median(async () => {
+    const p = new Process({ startMethod: 'forkserver', target: { module: targetsModule, export: 'normal' } });
     p.start();
     await p.join();
     p.close();

@@ -1,6 +1,7 @@
 // File descriptors: pipe2, socketpair, dup (F_DUPFD_CLOEXEC), dup3, the
-// FD_CLOEXEC flag, close and close_range, and whole reads and writes; the
-// exports pipe, socketpair, dup and close. Every fd made here is CLOEXEC:
+// FD_CLOEXEC flag, close and close_range, whole reads and writes, and fd
+// passing (sendmsg/recvmsg with SCM_RIGHTS); the exports pipe, socketpair,
+// dup, dup2, close, sendFds and recvFds. Every fd made here is CLOEXEC:
 // only an fd a child is meant to inherit loses the flag, explicitly, in
 // that child. The helpers are plain system calls, async-signal-safe.
 #include <dirent.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "common.h"
 
@@ -136,11 +138,131 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
   return PairResult(info.Env(), p);
 }
 
-// socketpair(): a duplex Pipe().
+// socketpair(seqpacket?, nonblock?): a duplex Pipe(); SOCK_SEQPACKET keeps
+// message boundaries (the forkserver's channel, docs/design.md "forkserver").
 Napi::Value Socketpair(const Napi::CallbackInfo& info) {
   int sv[2];
-  if (OpenSocketpair(sv) < 0) ThrowErrno(info.Env(), errno, "socketpair");
+  bool seqpacket = info.Length() > 0 && info[0].ToBoolean().Value();
+  bool nonblock = info.Length() > 1 && info[1].ToBoolean().Value();
+  int rc = seqpacket
+               ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0, sv)
+               : OpenSocketpair(sv, nonblock);
+  if (rc < 0) ThrowErrno(info.Env(), errno, "socketpair");
   return PairResult(info.Env(), sv);
+}
+
+// dup2(from, to) without CLOEXEC: `to` is meant to be kept (a forkserver
+// child's stdio).
+Napi::Value Dup2(const Napi::CallbackInfo& info) {
+  CheckArgCount(info, 2);
+  int from = ValueInt(info.Env(), info[0], "from", 0, INT32_MAX);
+  int to = ValueInt(info.Env(), info[1], "to", 0, INT32_MAX);
+  if (from == to) {
+    if (SetCloexec(to, false) < 0) ThrowErrno(info.Env(), errno, "fcntl");
+  } else if (DupOnto(from, to, 0) < 0) {
+    ThrowErrno(info.Env(), errno, "dup3");
+  }
+  return info.Env().Undefined();
+}
+
+// SCM_MAX_FD: the kernel refuses more fds in one message.
+constexpr uint32_t kMaxPassedFds = 253;
+
+// sendFds(fd, data, fds): one sendmsg(2) of `data` with `fds` attached
+// (SCM_RIGHTS); MSG_NOSIGNAL, so a gone peer is EPIPE, never SIGPIPE.
+// Returns the bytes sent (a stream socket may take fewer; the fds go with
+// the first byte).
+Napi::Value SendFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 3);
+  int fd = ValueInt(env, info[0], "fd", 0, INT32_MAX);
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowTypeError(env, "The \"data\" argument must be an instance of Buffer or Uint8Array");
+  }
+  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  if (!info[2].IsArray()) ThrowTypeError(env, "The \"fds\" argument must be an instance of Array");
+  Napi::Array list = info[2].As<Napi::Array>();
+  if (list.Length() > kMaxPassedFds) {
+    ThrowRangeError(env, "The \"fds\" argument must have at most " + std::to_string(kMaxPassedFds) + " entries");
+  }
+  std::vector<int> fds(list.Length());
+  for (uint32_t i = 0; i < list.Length(); i++) fds[i] = ValueInt(env, list.Get(i), "fds[i]", 0, INT32_MAX);
+  struct iovec iov = {data.Data(), data.ByteLength()};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control;
+  if (!fds.empty()) {
+    control.assign(CMSG_SPACE(fds.size() * sizeof(int)), 0);
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+    memcpy(CMSG_DATA(cmsg), fds.data(), fds.size() * sizeof(int));
+  }
+  ssize_t sent;
+  do sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+  if (sent < 0) ThrowErrno(env, errno, "sendmsg");
+  return Napi::Number::New(env, static_cast<double>(sent));
+}
+
+// recvFds(fd, maxBytes, maxFds): one recvmsg(2), the fds made CLOEXEC
+// (MSG_CMSG_CLOEXEC). { data, fds }; end of stream is empty data and no
+// fds. A message cut short (more fds than maxFds: MSG_CTRUNC; a datagram
+// or record longer than maxBytes: MSG_TRUNC) is an EMSGSIZE error, after
+// every fd that did arrive has been closed: nothing leaks.
+Napi::Value RecvFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 3);
+  int fd = ValueInt(env, info[0], "fd", 0, INT32_MAX);
+  size_t max_bytes = static_cast<size_t>(ValueInt(env, info[1], "maxBytes", 0, 1 << 30));
+  size_t max_fds = static_cast<size_t>(ValueInt(env, info[2], "maxFds", 0, kMaxPassedFds));
+  std::vector<char> buffer(max_bytes > 0 ? max_bytes : 1);
+  std::vector<char> control(CMSG_SPACE((max_fds > 0 ? max_fds : 1) * sizeof(int)), 0);
+  struct iovec iov = {buffer.data(), max_bytes};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  // maxFds 0: no room at all, so any fd that comes is a truncation.
+  msg.msg_control = max_fds > 0 ? control.data() : nullptr;
+  msg.msg_controllen = max_fds > 0 ? control.size() : 0;
+  ssize_t got;
+  do got = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  while (got < 0 && errno == EINTR);
+  if (got < 0) ThrowErrno(env, errno, "recvmsg");
+  std::vector<int> fds;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const unsigned char* p = CMSG_DATA(c);
+    for (size_t i = 0; i < n; i++) {
+      int one;
+      memcpy(&one, p + i * sizeof(int), sizeof(int));
+      fds.push_back(one);
+    }
+  }
+  if ((msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0) {
+    for (int one : fds) CloseFd(one);
+    Napi::Error error = ErrnoError(env, EMSGSIZE, "recvmsg");
+    bool fds_cut = (msg.msg_flags & MSG_CTRUNC) != 0;
+    error.Set("message", Napi::String::New(env, fds_cut
+        ? "recvmsg EMSGSIZE: more file descriptors arrived than maxFds (" + std::to_string(max_fds) +
+              "); the ones received were closed"
+        : "recvmsg EMSGSIZE: the message was longer than maxBytes (" + std::to_string(max_bytes) +
+              "); the rest was discarded and any file descriptors closed"));
+    throw error;
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("data", Napi::Buffer<char>::Copy(env, buffer.data(), static_cast<size_t>(got)));
+  Napi::Array list = Napi::Array::New(env, fds.size());
+  for (size_t i = 0; i < fds.size(); i++) list.Set(static_cast<uint32_t>(i), Napi::Number::New(env, fds[i]));
+  result.Set("fds", list);
+  return result;
 }
 
 // dup(fd) as F_DUPFD_CLOEXEC: the copy never leaks into exec'd children.
@@ -165,6 +287,9 @@ void InitFds(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("socketpair", Napi::Function::New(env, Socketpair, "socketpair"));
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
+  exports.Set("dup2", Napi::Function::New(env, Dup2, "dup2"));
+  exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
+  exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
 }
 

@@ -111,8 +111,15 @@ export interface Binding {
   poll(entries: Array<{ fd: number; events: number }>, timeoutMs: number): number[];
   pipe(): [number, number];
   close(fd: number): void;
-  socketpair(): [number, number];
+  /** AF_UNIX, CLOEXEC; SOCK_STREAM unless `seqpacket`; O_NONBLOCK on both ends with `nonblock`. */
+  socketpair(seqpacket?: boolean, nonblock?: boolean): [number, number];
   dup(fd: number): number;
+  /** dup3(from, to, 0): `to` is inherited across exec (from === to: FD_CLOEXEC cleared). */
+  dup2(from: number, to: number): void;
+  /** sendmsg(2) of `data` with `fds` as SCM_RIGHTS, MSG_NOSIGNAL, EINTR retried; bytes sent. */
+  sendFds(fd: number, data: Uint8Array, fds: number[]): number;
+  /** recvmsg(2) with MSG_CMSG_CLOEXEC; EOF: empty data. Truncation: fds closed, `recvmsg EMSGSIZE`. */
+  recvFds(fd: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[] };
   pollConstants: Record<'POLLIN' | 'POLLPRI' | 'POLLOUT' | 'POLLERR' | 'POLLHUP' | 'POLLNVAL', number>;
   getpid(): number;
   getppid(): number;
@@ -139,6 +146,8 @@ export interface ForkBinding {
   forkWriteAll(fd: number, data: Buffer): boolean;
   /** Runs `fn` as a fresh loop callback after terminating the current JS stack; never returns. */
   forkContinue(fn: () => void): void;
+  /** In a fork child: its loop may end when empty ('beforeExit'), as a script's (the forkserver's children). */
+  forkLetLoopEnd(): void;
 }
 
 const require = createRequire(import.meta.url);

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { Launched } from './binding.js';
 import { invalidArgValue, ProcessError } from './errors.js';
 import type { ProgramRequest } from './popen-exec.js';
+import type { StatusSource } from './popen.js';
 import type { SpawnRequest } from './popen-spawn.js';
 import { validateBoolean, validateObject, validateString } from './validate.js';
 
@@ -18,11 +19,16 @@ let startMethod: StartMethod | null = null;
 export interface LaunchResult {
   launched: Launched;
   streams: Array<Duplex | null>;
+  /** Where the status comes from when the child is not ours to wait for (forkserver). */
+  source?: StatusSource;
 }
 
 /** The launch of each start method (launchers.ts; index.ts registers them). */
 export interface Launchers {
   spawn(request: SpawnRequest): LaunchResult;
+  forkserver(request: SpawnRequest): LaunchResult;
+  /** Why the forkserver cannot be used here, or null. */
+  forkserverUnavailable(): string | null;
   program(request: ProgramRequest): LaunchResult;
   fork(childMain: () => Promise<number>): Launched;
   /** Why fork cannot be used here, or null (the fork gate decides). */
@@ -48,7 +54,7 @@ export function getLaunchers(): Launchers {
 export function startMethodUnavailable(method: StartMethod): string | null {
   if (launchers === null) return "no start method is loaded: import Process from 'posix-process'";
   if (method === 'spawn') return null;
-  if (method === 'forkserver') return "the 'forkserver' start method is not implemented yet; use 'spawn' or 'fork'";
+  if (method === 'forkserver') return launchers.forkserverUnavailable();
   return launchers.forkUnavailable();
 }
 

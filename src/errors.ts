@@ -18,7 +18,8 @@ export type ProcessErrorCode =
   | 'ERR_CONNECTION_WRITE_ONLY'
   | 'ERR_MESSAGE_TOO_LONG'
   | 'ERR_BUFFER_TOO_SHORT'
-  | 'ERR_PARENT_DEATH_SIGNAL_THREAD';
+  | 'ERR_PARENT_DEATH_SIGNAL_THREAD'
+  | 'ERR_FORKSERVER_DIED';
 
 /** Misuse of a Process or of the library, with a stable `code`. */
 export class ProcessError extends Error {

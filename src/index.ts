@@ -23,3 +23,4 @@ export {
 } from './process.js';
 export type { ParentProcess } from './parent.js';
 export { setStartMethod, getStartMethod, getAllStartMethods, cpuCount, type StartMethod } from './context.js';
+export { setForkserverPreload } from './forkserver/client.js';

@@ -55,17 +55,18 @@ function wire(): typeof Wire {
   return wireModule;
 }
 
-function notTransferable(what: string, error: unknown): ProcessError {
+function notTransferable(what: string, error: unknown, method: string): ProcessError {
   const reason = error instanceof Error ? error.message : String(error);
   return new ProcessError(
     'ERR_TARGET_NOT_TRANSFERABLE',
-    `${what} cannot be carried to a 'spawn' child (structured clone failed: ${reason}); ` +
+    `${what} cannot be carried to a '${method}' child (structured clone failed: ${reason}); ` +
       `pass cloneable values, or use the 'fork' start method`,
     { cause: error },
   );
 }
 
-function encodePayload(request: SpawnRequest, fdCount: number): { bytes: Buffer; slots: ConnectionSlot[] } {
+/** The payload of `request` and the Connections it carries (also the forkserver's, forkserver/client.ts). */
+export function encodePayload(request: SpawnRequest, fdCount: number, method = 'spawn'): { bytes: Buffer; slots: ConnectionSlot[] } {
   const slots: ConnectionSlot[] = [];
   // One slot per Connection, wherever (and however often) it appears.
   const index = new Map<Connection, number>();
@@ -103,7 +104,7 @@ function encodePayload(request: SpawnRequest, fdCount: number): { bytes: Buffer;
     } catch {
       what = 'args';
     }
-    throw notTransferable(what, error);
+    throw notTransferable(what, error, method);
   }
 }
 

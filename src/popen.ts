@@ -60,6 +60,21 @@ export const forgetUnreapedChildren = (function forgetUnreapedChildren(): void {
   unreapedByPid.clear();
 });
 
+/**
+ * A child this process did not fork and cannot wait for (a forkserver
+ * child, forkserver/client.ts): its status comes from here. poll() returns
+ * the status once known, null while running, or the error that says it can
+ * never be known; `notify` is set by Popen and called when that changes.
+ */
+export interface StatusSource {
+  poll(): WaitStatus | Error | null;
+  /** Blocks until poll() would not return null, or `timeoutSec` passed. */
+  waitSync(timeoutSec: number | null): WaitStatus | Error | null;
+  /** Signals the child when there is no pidfd to do it safely. */
+  signal(signal: number): void;
+  notify: (() => void) | null;
+}
+
 /** Internal: a Process's current sentinel, read without handing its number to the program. */
 export const kSentinel = Symbol('posix-process.sentinel');
 
@@ -80,13 +95,23 @@ export class Popen {
   #retry: NodeJS.Timeout | null = null;
   #retryMs = 0;
   readonly #waiters = new Set<() => void>();
+  readonly #source: StatusSource | null;
+  #failure: Error | null = null;
 
-  constructor(launched: Launched) {
+  constructor(launched: Launched, source: StatusSource | null = null) {
     this.pid = launched.pid;
     this.#pidfd = launched.pidfd;
     this.#sentinel = launched.sentinel;
-    Popen.launched(this.pid);
-    if (this.#pidfd === null) unreapedByPid.set(this.pid, this);
+    this.#source = source;
+    if (source !== null) {
+      // Not our child: its pid says nothing about our own children.
+      source.notify = () => {
+        if (!this.#closed) this.poll();
+      };
+    } else {
+      Popen.launched(this.pid);
+      if (this.#pidfd === null) unreapedByPid.set(this.pid, this);
+    }
     this.#arm();
   }
 
@@ -124,6 +149,11 @@ export class Popen {
     return this.#lost;
   }
 
+  /** Why the status will never be known (a StatusSource's error), or null. */
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
   /** multiprocessing's exit code, reaping without blocking; null while running. */
   poll(): number | null {
     if (this.#status !== null) return this.#status.exitCode;
@@ -136,6 +166,10 @@ export class Popen {
   waitSync(timeoutSec: number | null): void {
     if (this.poll() !== null || this.#closed || this.#lost) return;
     if (timeoutSec === 0) return;
+    if (this.#source !== null) {
+      this.#settleFrom(this.#fromSource(this.#source.waitSync(timeoutSec)));
+      return;
+    }
     if (timeoutSec === null && this.#pidfd === null) {
       // A plain blocking waitpid, as CPython's join() without timeout: it
       // does not depend on the pipe sentinel (which a grandchild might hold
@@ -200,6 +234,7 @@ export class Popen {
     try {
       // Not reaped, not lost: kill(pid) still names our child (see launched()).
       if (this.#pidfd !== null) binding.pidfdSendSignal(this.#pidfd, signal);
+      else if (this.#source !== null) this.#source.signal(signal);
       else binding.kill(this.pid, signal);
     } catch (error) {
       if (!isCode(error, 'ESRCH')) failure = error;
@@ -232,6 +267,7 @@ export class Popen {
   // pidfd if any, else the child is lost; either way the result is settled
   // here and null returned.
   #wait(nohang: boolean): WaitStatus | null {
+    if (this.#source !== null) return this.#fromSource(nohang ? this.#source.poll() : this.#source.waitSync(null));
     try {
       return this.#pidfd !== null ? binding.pidfdWait(this.#pidfd, { nohang }) : binding.waitpid(this.pid, { nohang });
     } catch (error) {
@@ -239,6 +275,13 @@ export class Popen {
       this.#reapedElsewhere();
       return null;
     }
+  }
+
+  #fromSource(result: WaitStatus | Error | null): WaitStatus | null {
+    if (!(result instanceof Error)) return result;
+    this.#failure = result;
+    this.#lose();
+    return null;
   }
 
   #waitpidTimeout(seconds: number | null): WaitStatus | null {

@@ -5,7 +5,7 @@
 import { binding, forkBinding, type ForkBinding, type NativeSpawnOptions, type Launched, type WaitStatus } from './binding.js';
 import { runAfterForkInChild, runAfterForkInParent, runBeforeFork } from './fork/atfork.js';
 import { envStrings, searchDirs } from './environ.js';
-import { withCode } from './errors.js';
+import { invalidArgType, invalidArgValue, withCode } from './errors.js';
 import { assertForkSafe } from './fork/gate.js';
 import { Popen } from './popen.js';
 import { MAX_TIMER_MS } from './timing.js';
@@ -214,6 +214,46 @@ export function poll(entries: PollEntry[], timeoutMs: number): number[] {
     validateInteger(e.events, `entries[${i}].events`, 0, 0xffff);
   });
   return binding.poll(entries, validateInteger(timeoutMs, 'timeoutMs', -1, MAX_TIMER_MS));
+}
+
+/** socketpair(AF_UNIX, SOCK_STREAM or SOCK_SEQPACKET, CLOEXEC): two connected ends. */
+export function socketpair(type: 'stream' | 'seqpacket' = 'stream'): [number, number] {
+  if (type !== 'stream' && type !== 'seqpacket') throw invalidArgValue('type', type, "must be 'stream' or 'seqpacket'");
+  return binding.socketpair(type === 'seqpacket');
+}
+
+/** At most this many fds travel in one message (the kernel's SCM_MAX_FD). */
+export const MAX_PASSED_FDS = 253;
+
+/**
+ * sendmsg(2): `data` with `fds` attached (SCM_RIGHTS), MSG_NOSIGNAL (a gone
+ * peer is EPIPE, never SIGPIPE); EINTR retried. Returns the bytes sent: a
+ * stream socket may take fewer, the fds travel with the first byte. With
+ * fds, data must not be empty (a stream socket would drop them).
+ */
+export function sendFds(fd: number, data: Buffer | Uint8Array, fds: number[] = []): number {
+  validateFd(fd, 'fd');
+  if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'an instance of Buffer or Uint8Array', data);
+  validateArray(fds, 'fds');
+  validateMaxLength(fds, 'fds', MAX_PASSED_FDS);
+  fds.forEach((f, i) => validateFd(f, `fds[${i}]`));
+  if (fds.length > 0 && data.byteLength === 0) {
+    throw invalidArgValue('data', data, 'must not be empty when fds are sent');
+  }
+  return binding.sendFds(fd, data, fds);
+}
+
+/**
+ * recvmsg(2) of at most `maxBytes` bytes and `maxFds` fds, made CLOEXEC
+ * (MSG_CMSG_CLOEXEC); EINTR retried. End of stream: empty `data`, no fds.
+ * More fds than `maxFds`, or a record longer than `maxBytes` (SOCK_SEQPACKET,
+ * datagrams): `recvmsg EMSGSIZE`, with every fd that arrived closed.
+ */
+export function recvFds(fd: number, maxBytes: number, maxFds = MAX_PASSED_FDS): { data: Buffer; fds: number[] } {
+  validateFd(fd, 'fd');
+  validateInteger(maxBytes, 'maxBytes', 0, 2 ** 30);
+  validateInteger(maxFds, 'maxFds', 0, MAX_PASSED_FDS);
+  return binding.recvFds(fd, maxBytes, maxFds);
 }
 
 /** pipe2(O_CLOEXEC): [readEnd, writeEnd]. */

@@ -17,7 +17,7 @@ import { assertStartMethod, getLaunchers, getStartMethod, type StartMethod } fro
 import { invalidArgType, ProcessError } from './errors.js';
 import { dropInheritedLiveness, livenessReadEnd } from './liveness.js';
 import { ParentProcess } from './parent.js';
-import { kSentinel, Popen } from './popen.js';
+import { kSentinel, Popen, type StatusSource } from './popen.js';
 import type { StdioEntry } from './popen-stdio.js';
 import {
   checkProcessOptions,
@@ -205,6 +205,7 @@ export class Process {
     }
     cleanup();
     let launched: Launched;
+    let source: StatusSource | null = null;
     if (this.#program !== null) {
       const result = getLaunchers().program({
         ...this.#program,
@@ -220,7 +221,8 @@ export class Process {
       if (method === 'fork') {
         launched = this.#launchFork();
       } else {
-        const result = getLaunchers().spawn({
+        const launch = method === 'forkserver' ? getLaunchers().forkserver : getLaunchers().spawn;
+        const result = launch({
           target: targetSpec(this.#target),
           cls: this.constructor === Process ? null : classRef(this.constructor),
           props: this.constructor === Process ? null : Object.fromEntries(Object.entries(this)),
@@ -238,9 +240,10 @@ export class Process {
         });
         launched = result.launched;
         this.#streams = result.streams;
+        source = result.source ?? null;
       }
     }
-    const popen = new Popen(launched);
+    const popen = new Popen(launched, source);
     this.#popen = popen;
     // Like CPython (bpo-30775): the parent no longer needs these.
     this.#target = null;
@@ -262,6 +265,8 @@ export class Process {
     }
     return popen.wait(seconds).then(() => {
       if (popen.status !== null) removeChild(this);
+      // A forkserver child whose server died: its status is unknown.
+      if (popen.failure !== null) throw popen.failure;
     });
   }
 
@@ -270,6 +275,7 @@ export class Process {
     const popen = this.#checkJoin();
     popen.waitSync(validateTimeout(timeout));
     if (popen.status !== null) removeChild(this);
+    if (popen.failure !== null) throw popen.failure;
   }
 
   isAlive(): boolean {
@@ -538,6 +544,14 @@ export function activeChildren(): Process[] {
 export function becomeChild(self: Process, record: SelfRecord): void {
   current = self;
   parent = new ParentProcess(record.parentName, record.parentPid, record.parentSentinel);
+  counter = 0;
+  forgetChildren();
+}
+
+/** In a forkserver child: the server's own record (if a preload asked for it) is not this child's. */
+export function resetCurrent(): void {
+  current = null;
+  parent = null;
   counter = 0;
   forgetChildren();
 }

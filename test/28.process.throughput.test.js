@@ -22,7 +22,7 @@ async function runOne(i) {
   return { out, code, expected: `${letter.repeat(BYTES)} ${i}\n` };
 }
 
-describe('28 throughput: many piped children at once', function () {
+describe('40 throughput: many piped children at once', function () {
   this.timeout(60_000);
   // The first child makes the fds kept for good (/dev/null for 'ignore',
   // the shared sentinel of ended children): before the leak baselines.

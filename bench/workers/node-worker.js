@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import { leftoverChildren } from '../harness.js';
 import { holdBuffers, holdHeap } from './hold.js';
+import { packageModule } from './package.js';
 
 const MARKER = '@@BENCH ';
 
@@ -66,7 +67,9 @@ async function main() {
     const [op, itersText, arg] = line.trim().split(/\s+/);
     const iters = Number(itersText);
     if (op === 'children') {
-      reply({ children: leftoverChildren() }); // what our ops left behind
+      // A forkserver lives as long as its creator: not a leftover.
+      const server = await import(packageModule('forkserver/client.js')).then((m) => m.forkserverPid(), () => null);
+      reply({ children: leftoverChildren().filter((c) => c.pid !== server) }); // what our ops left behind
       continue;
     }
     const fn = ops[op];

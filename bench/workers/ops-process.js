@@ -22,6 +22,18 @@ function exited(child, what) {
 }
 
 export const ops = {
+  async processForkserver() {
+    const p = new Process({ target: () => {}, startMethod: 'forkserver' });
+    p.start();
+    await p.join();
+    checked(p);
+  },
+  processForkserverSync() {
+    const p = new Process({ target: () => {}, startMethod: 'forkserver' });
+    p.start();
+    p.joinSync();
+    checked(p);
+  },
   async processSpawnJs() {
     const p = new Process({ target: () => {}, startMethod: 'spawn' });
     p.start();

@@ -1,8 +1,12 @@
-"""Python's multiprocessing with the 'fork' context, timed per start+join,
-as the yardstick for the "fork" suite. A long-lived worker like the others.
+"""Python's multiprocessing with the 'fork' (or 'forkserver') context, timed
+per start+join, as the yardstick for the "fork" and "forkserver" suites. A
+long-lived worker like the others.
 
     python3 py_fork_worker.py [--hold-mb N]
-    stdin:  "fork <iterations>\n"   stdout: '@@BENCH {"samples":[ns,...]}\n'
+    stdin:  "fork <iterations>\n" or "forkserver <iterations>\n"
+    stdout: '@@BENCH {"samples":[ns,...]}\n'
+The forkserver's own start (first use) happens at the "ready" reply, so
+every sample is a start+join through a running server.
 """
 import json
 import multiprocessing
@@ -37,20 +41,23 @@ def reply(obj):
 def main():
     mb = int(sys.argv[sys.argv.index('--hold-mb') + 1]) if '--hold-mb' in sys.argv else 0
     held = hold(mb) if mb > 0 else []
-    ctx = multiprocessing.get_context('fork')
+    contexts = {m: multiprocessing.get_context(m) for m in ('fork', 'forkserver')}
+    warm = contexts['forkserver'].Process(target=target)
+    warm.start()
+    warm.join()
     reply({'ready': True, 'rssKb': rss_kb()})
     while True:
         line = sys.stdin.readline()
         if not line:
             break
         parts = line.split()
-        if len(parts) < 2 or parts[0] != 'fork' or int(parts[1]) <= 0:
+        if len(parts) < 2 or parts[0] not in contexts or int(parts[1]) <= 0:
             reply({'error': f'bad command: {line.strip()}'})
             continue
         samples = []
         for _ in range(int(parts[1])):
             t0 = time.perf_counter_ns()
-            p = ctx.Process(target=target)
+            p = contexts[parts[0]].Process(target=target)
             p.start()
             p.join()
             samples.append(time.perf_counter_ns() - t0)

@@ -418,6 +418,9 @@ struct Continuation {
 // callbacks of the parent (a timer, a nextTick) may run before it and fork
 // again; that grandchild must not run this process's continuation too.
 Continuation* pending = nullptr;
+// The continuation that started this child (its keepalive is the one
+// forkLetLoopEnd releases).
+Continuation* started = nullptr;
 
 void StopWatchingUnwind(v8::Isolate* isolate);
 
@@ -425,6 +428,7 @@ void RunContinuation(Continuation* c) {
   uv_idle_stop(&c->idle);
   uv_check_stop(&c->check);
   pending = nullptr;
+  started = c;
   // No JS frame is left: the termination has done its work. V8 keeps
   // reporting it until it is cancelled, and would refuse to run JS.
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
@@ -588,9 +592,24 @@ void RearmInotify(uv_loop_t* loop) {
   uv_close(reinterpret_cast<uv_handle_t*>(&probe), nullptr);
 }
 
+namespace {
+
+// forkLetLoopEnd(): the child's loop may end when it has nothing left to
+// do, as a Node script's does ('beforeExit' comes). Only for a child whose
+// parent forked it from a plain I/O callback with no timer or threadpool
+// request of its own in flight (the forkserver, docs/design.md
+// "forkserver"): then the liveness it inherited is true.
+Napi::Value ForkLetLoopEnd(const Napi::CallbackInfo& info) {
+  if (started != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(&started->keepalive));
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
 // In every new child (fork.cc calls this right after uv_loop_fork): an
 // inherited continuation is its parent's, not its own.
 void DropInheritedContinuation() {
+  started = nullptr;
   if (pending == nullptr) return;
   uv_idle_stop(&pending->idle);
   uv_check_stop(&pending->check);
@@ -603,6 +622,7 @@ void InitForkChild(Napi::Env env, Napi::Object exports) {
   exports.Set("forkFlushStdio", Napi::Function::New(env, ForkFlushStdio, "forkFlushStdio"));
   exports.Set("forkContinue", Napi::Function::New(env, ForkContinue, "forkContinue"));
   exports.Set("forkWriteAll", Napi::Function::New(env, ForkWriteAll, "forkWriteAll"));
+  exports.Set("forkLetLoopEnd", Napi::Function::New(env, ForkLetLoopEnd, "forkLetLoopEnd"));
 }
 
 }  // namespace pp

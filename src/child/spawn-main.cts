@@ -37,8 +37,12 @@ function readPayload(): SpawnPayload {
   return decodePayload(bytes);
 }
 
-async function main(): Promise<void> {
-  const payload = readPayload();
+/**
+ * Becomes the Process `payload` describes and runs its target; the process
+ * then ends when its loop drains. Also the forkserver child's way in
+ * (forkserver/server.ts), with the payload's fds renumbered to its own.
+ */
+export async function runPayload(payload: SpawnPayload): Promise<void> {
   const name = payload.name;
   // Uncaught errors outside the target (a timer, an event handler) still
   // end the child with 1 through Node's own handler; say which process.
@@ -76,7 +80,10 @@ async function main(): Promise<void> {
 // Not a top-level await (nor an ES module's): a target whose promise never
 // settles, with nothing else pending, ends like any Node program whose loop
 // drained (exit 0 or process.exitCode).
-main().catch((error: unknown) => {
-  reportFailure('(bootstrap)', error);
-  process.exitCode = 1;
-});
+// Only as the entry point: the forkserver loads this file for runPayload.
+if (require.main === module) {
+  runPayload(readPayload()).catch((error: unknown) => {
+    reportFailure('(bootstrap)', error);
+    process.exitCode = 1;
+  });
+}

@@ -146,6 +146,17 @@ export function forkUnsafeReason(): string | null {
   return null;
 }
 
+/**
+ * Why a forkserver (a `--single-threaded` node of ours, forking with this
+ * same Node and fork addon) cannot run here, or null: reasons 1 and 2
+ * without the main-thread rule (the server forks from its own main thread).
+ */
+export function forkserverUnsafeReason(): string | null {
+  if (process.platform !== 'linux') return `the forkserver start method needs Linux (this is ${process.platform})`;
+  const node = thisNodeProblem();
+  return node === null ? null : `${node} (Node.js ${process.version})`;
+}
+
 export function assertForkSafe(): void {
   const reason = forkUnsafeReason();
   if (reason === null) return;
