@@ -164,7 +164,23 @@ int NoWorkerThreads(void*) {
 // drops the task.
 void DropWorkerTask(void*) {}
 
-enum Role { kCount, kPost, kPostDelayed, kRoles };
+// Replaces DrainTasks, which first waits until the worker threads have run
+// every task posted to them. A task the parent posted and its workers had
+// not finished at the fork instant stays counted in the child for ever
+// (V8 14.6 posts after each scavenge a task that is usually still queued),
+// so the child blocked at its first drain. Only the foreground queue is
+// the child's to drain.
+// NodePlatform::FlushForegroundTasks, called as the Itanium ABI calls a
+// member function (`this` first); found in the parent by its symbol.
+using FlushForegroundFn = bool (*)(void* self, v8::Isolate* isolate);
+FlushForegroundFn flush_foreground = nullptr;
+
+void DrainForegroundTasks(void* self, v8::Isolate* isolate) {
+  while (flush_foreground(self, isolate)) {
+  }
+}
+
+enum Role { kCount, kPost, kPostDelayed, kDrain, kRoles };
 
 struct PlatformSlot {
   const char* symbol;
@@ -184,6 +200,7 @@ const PlatformSlot kPlatformSlots[] = {
     {"_ZN4node12NodePlatform33PostDelayedTaskOnWorkerThreadImplEN2v812TaskPriorityESt10unique_ptrINS1_4TaskESt14de"
      "fault_deleteIS4_EEdRKNS1_14SourceLocationE",
      kPostDelayed},
+    {"_ZN4node12NodePlatform10DrainTasksEPN2v87IsolateE", kDrain},
 };
 
 struct WorkerThreadPatch {
@@ -249,12 +266,17 @@ const char* LocateWorkerThreadSlots() {
       found = i;
     }
     if (found == slots) continue;
-    void* replacement = slot.role == kCount ? reinterpret_cast<void*>(&NoWorkerThreads)
-                                            : reinterpret_cast<void*>(&DropWorkerTask);
+    void* replacement = slot.role == kCount   ? reinterpret_cast<void*>(&NoWorkerThreads)
+                        : slot.role == kDrain ? reinterpret_cast<void*>(&DrainForegroundTasks)
+                                              : reinterpret_cast<void*>(&DropWorkerTask);
     worker_patch.patches[worker_patch.count++] = {found, replacement};
     have[slot.role] = true;
   }
-  if (!have[kCount] || !have[kPost] || !have[kPostDelayed]) return worker_patch.problem = kUnknown;
+  flush_foreground = reinterpret_cast<FlushForegroundFn>(
+      dlsym(RTLD_DEFAULT, "_ZN4node12NodePlatform20FlushForegroundTasksEPN2v87IsolateE"));
+  if (!have[kCount] || !have[kPost] || !have[kPostDelayed] || !have[kDrain] || flush_foreground == nullptr) {
+    return worker_patch.problem = kUnknown;
+  }
   worker_patch.object = object;
   worker_patch.slots = slots;
   return nullptr;
