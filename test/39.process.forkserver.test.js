@@ -169,6 +169,8 @@ describe('39 Process, forkserver start method', function () {
     expect(revents).to.not.equal(0);
     await p.join(30);
     expect(p.exitCode).to.equal(0);
+    // Its number was read: it stays open until close() (else a GC closes it later).
+    p.close();
   });
 
   it("stdio: 'pipe', 'inherit', a file fd, 'ignore'", async function () {
