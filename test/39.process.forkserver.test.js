@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { currentProcess, getAllStartMethods, Pipe, posix, Process, ProcessError } from '../dist/index.js';
 import { ref } from './fixtures/process-targets.js';
 import { fdCount, rejection, zombieChildren } from './helpers.js';
-import { childExecArgv, FORKSERVER_MAIN, forkserverPid, requestRecords } from './internals.js';
+import { childExecArgv, FORKSERVER_MAIN, forkserverPid, requestBody, requestRecords } from './internals.js';
 
 const SCRIPT = fileURLToPath(new URL('./fixtures/forkserver-script.js', import.meta.url));
 const DIST = new URL('../dist/index.js', import.meta.url).href;
@@ -237,10 +237,55 @@ describe('39 Process, forkserver start method', function () {
     r.close();
   });
 
-  it('refuses env, cwd and parentDeathSignal, and what structured clone cannot carry', function () {
-    for (const options of [{ env: { A: '1' } }, { cwd: '/' }, { parentDeathSignal: 'SIGTERM' }]) {
-      expect(() => fs({ target: () => {}, ...options }).start()).to.throw(ProcessError).with.property('code', 'ERR_START_METHOD_UNSUPPORTED');
+  it('env and cwd as for spawn: given, or this process\'s at start() (not the server\'s)', async function () {
+    const report = (conn) => conn.send([process.cwd(), { ...process.env }]);
+    const seen = async (options) => {
+      const [r, w] = Pipe(false);
+      const p = fs({ target: report, args: [w], ...options });
+      p.start();
+      w.close();
+      const got = await r.recv();
+      await p.join(30);
+      expect(p.exitCode).to.equal(0);
+      r.close();
+      return got;
+    };
+    expect(await seen({ env: { ONLY: 'a=b', EMPTY: '' }, cwd: tmp })).to.deep.equal([tmp, { ONLY: 'a=b', EMPTY: '' }]);
+    // Changed after the server started: the child follows this process, as a spawn child does.
+    process.env.PP_39_LATE = 'late';
+    const home = process.cwd();
+    process.chdir(tmp);
+    try {
+      const [cwd, env] = await seen({});
+      expect(cwd).to.equal(tmp);
+      expect(env.PP_39_LATE).to.equal('late');
+    } finally {
+      process.chdir(home);
+      delete process.env.PP_39_LATE;
     }
+    const [cwd, env] = await seen({});
+    expect(cwd).to.equal(home);
+    expect(env).to.not.have.property('PP_39_LATE');
+    // The real environ, for the programs the child runs.
+    const p = fs({ target: () => { process.exitCode = process.getBuiltinModule('node:child_process').spawnSync('sh', ['-c', 'test "$ONLY" = a=b']).status; }, env: { ONLY: 'a=b', PATH: process.env.PATH } });
+    p.start();
+    await p.join(30);
+    expect(p.exitCode).to.equal(0);
+  });
+
+  it('a bad cwd fails start() with chdir\'s error, as spawn, and leaves no child', function () {
+    for (const [cwd, code] of [[join(tmp, 'missing'), 'ENOENT'], ['/etc/passwd', 'ENOTDIR']]) {
+      const before = fdCount();
+      const p = fs({ target: () => {}, cwd });
+      expect(() => p.start()).to.throw(Error, `chdir ${code} ${cwd}`).that.includes({ code, syscall: 'chdir', path: cwd });
+      expect(fdCount()).to.equal(before);
+    }
+    // The server went back to its own directory: the next child is where this process is.
+    expect(zombieChildren()).to.deep.equal([]);
+  });
+
+  it('refuses parentDeathSignal, and what structured clone cannot carry', function () {
+    expect(() => fs({ target: () => {}, parentDeathSignal: 'SIGTERM' }).start()).to.throw(ProcessError).with.property('code', 'ERR_START_METHOD_UNSUPPORTED');
     expect(() => fs({ target: () => {}, args: [() => 1] }).start())
       .to.throw(ProcessError, /cannot be carried to a 'forkserver' child/)
       .with.property('code', 'ERR_TARGET_NOT_TRANSFERABLE');
@@ -372,7 +417,8 @@ describe('39 Process, forkserver start method', function () {
         target: { kind: 'source', source }, cls: null, props: null, args: [], kwargs: null, name: `Raw-${id}`, identity: [id],
         daemon: false, authkey: '00', parentPid: process.pid, parentName: 'MainProcess', parentSentinel: 0, connections: [], exitSentinelFd: null,
       };
-      return requestRecords(id, Buffer.from(JSON.stringify(payload))).map((record, i) => [record, i === 0 ? fds : []]);
+      const body = requestBody({ env: { ...process.env }, cwd: process.cwd() }, Buffer.from(JSON.stringify(payload)));
+      return requestRecords(id, body).map((record, i) => [record, i === 0 ? fds : []]);
     }
 
     function works(id, cutShort = null) {
@@ -416,6 +462,14 @@ describe('39 Process, forkserver start method', function () {
       // Too few fds, and a payload that does not decode: errors, no child.
       for (const [record] of request(9, '() => {}', [0])) posix.sendFds(sock, record, [0]);
       expect(reply().message).to.deep.include({ t: 'error', id: 9 });
+      // A body without the child's set-up, or with one that is not { env, cwd }.
+      for (const body of [Buffer.from([0, 0, 0]), Buffer.from([0, 0, 1, 0, 0x7b]), Buffer.concat([Buffer.from([0, 0, 0, 2]), Buffer.from('{}')]), Buffer.concat([Buffer.from([0, 0, 0, 2]), Buffer.from('{x')])]) {
+        posix.sendFds(sock, requestRecords(11, body)[0], [0, 1, 2, liveness[0]]);
+        const { message, fds: got } = reply();
+        expect(message).to.deep.include({ t: 'error', id: 11 });
+        expect(message.message).to.match(/set-up/);
+        expect(got).to.deep.equal([]);
+      }
       works(10);
       expect(fdCount()).to.equal(before);
     });

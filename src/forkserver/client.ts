@@ -22,7 +22,7 @@ import { devNullFd, openStreams, prepareStdio, releaseStdio } from '../popen-std
 import { deadlineIn, remainingMs } from '../timing.js';
 import { validateArray, validateString } from '../validate.js';
 import { closeWatched, whenReadable, type Subscription } from '../watch.js';
-import { FIXED_FDS, MAX_FDS, requestRecords, signalRecord, type ServerMessage } from './protocol.js';
+import { FIXED_FDS, MAX_FDS, requestBody, requestRecords, signalRecord, type ServerMessage } from './protocol.js';
 
 const SERVER_MAIN = fileURLToPath(new URL('./server.js', import.meta.url));
 const { POLLIN, POLLOUT } = binding.pollConstants;
@@ -291,12 +291,14 @@ class Server {
 }
 
 function serverError(message: Extract<ServerMessage, { t: 'error' }>): Error {
-  const text = `forkserver: ${message.message}`;
-  if (message.code?.startsWith('ERR_')) return new ProcessError(message.code as never, text);
-  const error = withCode(new Error(text), message.code ?? 'ERR_FORKSERVER_REQUEST');
-  if (message.errno !== undefined) Object.assign(error, { errno: message.errno });
-  if (message.syscall !== undefined) Object.assign(error, { syscall: message.syscall });
-  return error;
+  const { code, errno, syscall, path } = message;
+  if (code?.startsWith('ERR_')) return new ProcessError(code as never, `forkserver: ${message.message}`);
+  if (code !== undefined && syscall !== undefined) {
+    // A system error of the child's set-up (chdir) or the fork: shaped as spawn's own.
+    const error = withCode(new Error(`${syscall} ${code}${path === undefined ? '' : ` ${path}`}`), code);
+    return Object.assign(error, { errno, syscall }, path === undefined ? {} : { path });
+  }
+  return withCode(new Error(`forkserver: ${message.message}`), code ?? 'ERR_FORKSERVER_REQUEST');
 }
 
 function liveServer(): Server {
@@ -323,10 +325,10 @@ export function forkserverPid(): number | null {
 
 /** The 'forkserver' start method's launch. */
 export function launchForkserver(request: SpawnRequest): LaunchResult {
-  if (request.env !== null || request.cwd !== null || request.parentDeathSignal !== 0) {
+  if (request.parentDeathSignal !== 0) {
     throw new ProcessError(
       'ERR_START_METHOD_UNSUPPORTED',
-      "the 'forkserver' start method does not take env, cwd or parentDeathSignal (its children are the server's); use 'spawn'",
+      "the 'forkserver' start method does not take parentDeathSignal (its children are the server's); use 'spawn'",
     );
   }
   if (request.stdio !== null && request.stdio.length > 3) {
@@ -341,7 +343,9 @@ export function launchForkserver(request: SpawnRequest): LaunchResult {
   let child: Child;
   try {
     const std = [0, 1, 2].map((i) => stdio.fds[i] ?? i);
-    child = liveServer().request(bytes, [...std, liveness, ...slots.map((slot) => slot.fd)]);
+    // As a spawn child: this process's environment and directory now, unless given.
+    const setup = { env: request.env ?? { ...process.env } as Record<string, string>, cwd: request.cwd ?? process.cwd() };
+    child = liveServer().request(requestBody(setup, bytes), [...std, liveness, ...slots.map((slot) => slot.fd)]);
   } catch (error) {
     releaseStdio(stdio, true);
     throw error;

@@ -8,7 +8,9 @@
 //          [stdin, stdout, stderr, caller's liveness read end, ...Connections]
 //   MORE   (chunk): the rest of the request with that id, in order
 //   SIGNAL (+ signal u32): signal that child (pipe-sentinel fallback only)
-// The body is the spawn payload, encoded as for 'spawn' (child/wire.cts).
+// The body: u32 length, the child's set-up as JSON ({ env, cwd }: what a
+// spawn child gets from execve and chdir), then the spawn payload, encoded
+// as for 'spawn' (child/wire.cts).
 // Server -> caller, JSON records:
 //   { t: 'started', id, pid }  + the child's sentinel fd (pidfd or pipe)
 //   { t: 'exit', id, raw }     the wait status, once the server reaped it
@@ -31,7 +33,38 @@ export const MAX_FDS = 253;
 export type ServerMessage =
   | { t: 'started'; id: number; pid: number }
   | { t: 'exit'; id: number; raw: number }
-  | { t: 'error'; id: number; message: string; code?: string; errno?: number; syscall?: string };
+  | { t: 'error'; id: number; message: string; code?: string; errno?: number; syscall?: string; path?: string };
+
+/** What a spawn child gets from execve(2) and chdir(2): the caller's, or the Process options'. */
+export interface ChildSetup {
+  env: { [name: string]: string };
+  cwd: string;
+}
+
+export function requestBody(setup: ChildSetup, payload: Uint8Array): Buffer {
+  const json = Buffer.from(JSON.stringify(setup));
+  const body = Buffer.allocUnsafe(4 + json.length + payload.length);
+  body.writeUInt32BE(json.length, 0);
+  json.copy(body, 4);
+  body.set(payload, 4 + json.length);
+  return body;
+}
+
+/** Throws on a body that does not hold a set-up (garbage on the channel). */
+export function parseRequestBody(body: Buffer): { setup: ChildSetup; payload: Buffer } {
+  const length = body.length >= 4 ? body.readUInt32BE(0) : -1;
+  if (length < 0 || 4 + length > body.length) throw new Error(`request body of ${body.length} bytes has no set-up`);
+  let setup: ChildSetup;
+  try {
+    setup = JSON.parse(body.subarray(4, 4 + length).toString()) as ChildSetup;
+  } catch {
+    throw new Error('request set-up is not JSON');
+  }
+  if (typeof setup?.cwd !== 'string' || typeof setup.env !== 'object' || setup.env === null) {
+    throw new Error('request set-up is not { env, cwd }');
+  }
+  return { setup, payload: body.subarray(4 + length) };
+}
 
 /** The records of one request: BEGIN (carrying the fds), then MORE as needed. */
 export function requestRecords(id: number, body: Uint8Array): Buffer[] {

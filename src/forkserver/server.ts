@@ -15,7 +15,7 @@ import { resetCurrent } from '../process.js';
 import { whenReadable } from '../watch.js';
 import type * as SpawnMain from '../child/spawn-main.cjs';
 import type * as Wire from '../child/wire.cjs';
-import { FIXED_FDS, KIND_BEGIN, KIND_MORE, MAX_FDS, MAX_RECORD, parseRecord, type ServerMessage } from './protocol.js';
+import { FIXED_FDS, KIND_BEGIN, KIND_MORE, MAX_FDS, MAX_RECORD, parseRecord, parseRequestBody, type ServerMessage } from './protocol.js';
 
 const SOCKET = 3;
 const CREATOR = 4;
@@ -61,6 +61,7 @@ function replyError(id: number, error: unknown): void {
     ...(typeof e?.code === 'string' ? { code: e.code } : {}),
     ...(typeof e?.errno === 'number' ? { errno: e.errno } : {}),
     ...(typeof e?.syscall === 'string' ? { syscall: e.syscall } : {}),
+    ...(typeof e?.path === 'string' ? { path: e.path } : {}),
   });
 }
 
@@ -86,12 +87,16 @@ function dropPartial(reason: string): void {
 // In the fork child: the server's fds go (they would keep the socket and
 // other children's sentinels open), the request's fds become its own, and
 // it becomes the Process its payload describes.
-async function childMain(body: Buffer, fds: number[]): Promise<number> {
+async function childMain(body: Buffer, env: Record<string, string>, fds: number[]): Promise<number> {
   const own = new Set(fds);
   const inherited = [SOCKET, CREATOR, ...[...running.values()].flatMap((c) => c.fds)];
   for (const fd of inherited) if (!own.has(fd)) binding.close(fd);
   for (let i = 0; i < 3; i++) binding.dup2(fds[i]!, i);
   for (let i = 0; i < 3; i++) if (fds[i]! > 2) binding.close(fds[i]!);
+  // The environment a spawn child would get from execve: the real environ
+  // too, for the programs it starts.
+  for (const key of Object.keys(process.env)) if (!Object.hasOwn(env, key)) delete process.env[key];
+  Object.assign(process.env, env);
   const payload = wire.decodePayload(body);
   const connections = fds.slice(FIXED_FDS);
   if (payload.connections.length !== connections.length) {
@@ -111,6 +116,26 @@ async function childMain(body: Buffer, fds: number[]): Promise<number> {
   return new Promise<number>(() => {});
 }
 
+const home = process.cwd();
+
+// Forks with `cwd` as the child's directory: the server moves there for the
+// fork and back (it runs nothing else meanwhile), so a bad directory fails
+// here, with chdir's own error, before there is a child.
+function forkIn(cwd: string, childMain: () => Promise<number>): Launched {
+  if (cwd === home) return launchFork(childMain);
+  try {
+    process.chdir(cwd);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`chdir ${e.code} ${cwd}`), { code: e.code, errno: e.errno, syscall: 'chdir', path: cwd });
+  }
+  try {
+    return launchFork(childMain);
+  } finally {
+    process.chdir(home);
+  }
+}
+
 function launch(id: number, body: Buffer, fds: number[]): void {
   if (fds.length < FIXED_FDS) {
     closeAll(fds);
@@ -119,7 +144,8 @@ function launch(id: number, body: Buffer, fds: number[]): void {
   }
   let launched: Launched;
   try {
-    launched = launchFork(() => childMain(body, fds));
+    const { setup, payload } = parseRequestBody(body);
+    launched = forkIn(setup.cwd, () => childMain(payload, setup.env, fds));
   } catch (error) {
     closeAll(fds);
     replyError(id, error);
