@@ -322,6 +322,14 @@ describe('39 Process, forkserver start method', function () {
     expect(result.next.server).to.be.a('number').and.not.equal(result.server);
   });
 
+  it('a server alive but stuck: start() throws ERR_FORKSERVER_DIED at its deadline, kills it, and the next start() gets a new one', function () {
+    const result = runScenario('stuck');
+    expect(result).to.include({ code: 'ERR_FORKSERVER_DIED', isProcessError: true, serverAfter: null, next: 4 });
+    expect(result.message).to.equal('the forkserver was killed: it did not answer within 1 s');
+    expect(result.elapsedMs).to.be.within(900, 20000);
+    expect(result.zombies).to.deep.equal([]);
+  });
+
   it('a server that died between starts is replaced at the next start()', function () {
     const result = runScenario('start-after-death');
     expect(result.code).to.equal(6);

@@ -11,6 +11,6 @@ export { MAX_TIMER_MS } from '../dist/timing.js';
 
 /** The command-line entry (package.json "bin"). */
 export const CLI_PATH = new URL('../dist/cli.js', import.meta.url);
-export { forkserverPid } from '../dist/forkserver/client.js';
+export { forkserverPid, setForkserverReplyTimeout } from '../dist/forkserver/client.js';
 export { requestBody, requestRecords, signalRecord, MAX_RECORD } from '../dist/forkserver/protocol.js';
 export const FORKSERVER_MAIN = new URL('../dist/forkserver/server.js', import.meta.url);

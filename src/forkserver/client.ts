@@ -19,7 +19,7 @@ import { livenessReadEnd } from '../liveness.js';
 import { Popen, type StatusSource } from '../popen.js';
 import { encodePayload, type SpawnRequest } from '../popen-spawn.js';
 import { devNullFd, openStreams, prepareStdio, releaseStdio } from '../popen-stdio.js';
-import { deadlineIn, remainingMs } from '../timing.js';
+import { deadlineIn, remainingMs, type Deadline } from '../timing.js';
 import { validateArray, validateString } from '../validate.js';
 import { closeWatched, whenReadable, type Subscription } from '../watch.js';
 import { FIXED_FDS, MAX_FDS, requestBody, requestRecords, signalRecord, type ServerMessage } from './protocol.js';
@@ -30,6 +30,15 @@ const { POLLIN, POLLOUT } = binding.pollConstants;
 // new parent before its status is given up (PIDFD_INFO_EXIT only appears
 // once it is reaped).
 const ORPHAN_REAP_MS = 5000;
+// How long start() waits for the server to take a request and answer it
+// (the first one includes its start-up and preload imports): a server
+// that is alive but stuck is killed then, so start() never hangs.
+let replyTimeoutSec = 60;
+
+/** Internal (tests): the start() reply deadline, in seconds. */
+export function setForkserverReplyTimeout(seconds: number): void {
+  replyTimeoutSec = seconds;
+}
 
 function isCode(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
@@ -167,12 +176,13 @@ class Server {
     this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
     const child = new Child(this, id);
     this.#children.set(id, child);
+    const deadline = deadlineIn(replyTimeoutSec);
     try {
-      this.send(requestRecords(id, body), fds);
+      this.send(requestRecords(id, body), fds, deadline);
       while (child.pid === 0 && child.error === null) {
         this.pump();
         if (child.pid !== 0 || child.error !== null || this.dead) break;
-        binding.poll([{ fd: this.socket, events: POLLIN }], -1);
+        this.#waitOrGiveUp(POLLIN, deadline);
       }
       if (child.pid === 0) throw child.error ?? serverDied('before it started the child');
     } catch (error) {
@@ -182,7 +192,18 @@ class Server {
     return child;
   }
 
-  send(records: Buffer[], fds: number[]): void {
+  // One wait for the socket; past the deadline the stuck server is killed
+  // (and replaced at the next start()).
+  #waitOrGiveUp(events: number, deadline: Deadline): void {
+    const ms = remainingMs(deadline);
+    if (ms === 0) {
+      this.die();
+      throw new ProcessError('ERR_FORKSERVER_DIED', `the forkserver was killed: it did not answer within ${replyTimeoutSec} s`);
+    }
+    binding.poll([{ fd: this.socket, events }], ms);
+  }
+
+  send(records: Buffer[], fds: number[], deadline: Deadline = null): void {
     records.forEach((record, i) => {
       for (;;) {
         if (this.dead) throw serverDied('while a request was being sent');
@@ -197,7 +218,7 @@ class Server {
         }
         // Full: read what the server says meanwhile (it may be waiting for us).
         this.pump();
-        if (!this.dead) binding.poll([{ fd: this.socket, events: POLLIN | POLLOUT }], -1);
+        if (!this.dead) this.#waitOrGiveUp(POLLIN | POLLOUT, deadline);
       }
     });
   }
