@@ -30,7 +30,7 @@ async function until(condition, ms) {
   return true;
 }
 
-/** Starts the fixture, returns the pids of its four children once they run. */
+/** Starts the fixture, returns the pids of its five children once they run. */
 async function parentWithChildren(signal) {
   const parent = spawn(process.execPath, ['--single-threaded', fixture, signal], { stdio: ['ignore', 'pipe', 'inherit'] });
   let text = '';
@@ -49,9 +49,9 @@ describe('38 parentDeathSignal', function () {
   this.timeout(90000);
 
   for (const signal of ['SIGKILL', 'SIGTERM']) {
-    it(`${signal}: spawn (daemon or not), fork and program children end with a SIGKILLed parent`, async function () {
+    it(`${signal}: spawn (daemon or not), fork, forkserver and program children end with a SIGKILLed parent`, async function () {
       const { parent, pids } = await parentWithChildren(signal);
-      expect(Object.keys(pids)).to.deep.equal(['spawnDaemon', 'spawn', 'fork', 'program']);
+      expect(Object.keys(pids)).to.deep.equal(['spawnDaemon', 'spawn', 'fork', 'forkserver', 'program']);
       for (const [kind, pid] of Object.entries(pids)) expect(running(pid), kind).to.equal(true);
       await killParent(parent);
       const alive = () => Object.entries(pids).filter(([, pid]) => running(pid)).map(([kind]) => kind);

@@ -346,12 +346,6 @@ export function forkserverPid(): number | null {
 
 /** The 'forkserver' start method's launch. */
 export function launchForkserver(request: SpawnRequest): LaunchResult {
-  if (request.parentDeathSignal !== 0) {
-    throw new ProcessError(
-      'ERR_START_METHOD_UNSUPPORTED',
-      "the 'forkserver' start method does not take parentDeathSignal (its children are the server's); use 'spawn'",
-    );
-  }
   if (request.stdio !== null && request.stdio.length > 3) {
     throw new ProcessError('ERR_TARGET_NOT_TRANSFERABLE', `a 'forkserver' child takes stdio for fds 0-2 only (got ${request.stdio.length} entries)`);
   }
@@ -365,7 +359,11 @@ export function launchForkserver(request: SpawnRequest): LaunchResult {
   try {
     const std = [0, 1, 2].map((i) => stdio.fds[i] ?? i);
     // As a spawn child: this process's environment and directory now, unless given.
-    const setup = { env: request.env ?? { ...process.env } as Record<string, string>, cwd: request.cwd ?? process.cwd() };
+    const setup = {
+      env: request.env ?? ({ ...process.env } as Record<string, string>),
+      cwd: request.cwd ?? process.cwd(),
+      deathSignal: request.parentDeathSignal,
+    };
     child = liveServer().request(requestBody(setup, bytes), [...std, liveness, ...slots.map((slot) => slot.fd)]);
   } catch (error) {
     releaseStdio(stdio, true);

@@ -8,8 +8,9 @@
 //          [stdin, stdout, stderr, caller's liveness read end, ...Connections]
 //   MORE   (chunk): the rest of the request with that id, in order
 //   SIGNAL (+ signal u32): signal that child (pipe-sentinel fallback only)
-// The body: u32 length, the child's set-up as JSON ({ env, cwd }: what a
-// spawn child gets from execve and chdir), then the spawn payload, encoded
+// The body: u32 length, the child's set-up as JSON ({ env, cwd,
+// deathSignal }: what a spawn child gets from execve, chdir and prctl),
+// then the spawn payload, encoded
 // as for 'spawn' (child/wire.cts).
 // Server -> caller, JSON records:
 //   { t: 'started', id, pid }  + the child's sentinel fd (pidfd or pipe)
@@ -39,6 +40,8 @@ export type ServerMessage =
 export interface ChildSetup {
   env: { [name: string]: string };
   cwd: string;
+  /** The parentDeathSignal option (0: none). */
+  deathSignal: number;
 }
 
 export function requestBody(setup: ChildSetup, payload: Uint8Array): Buffer {
@@ -60,8 +63,8 @@ export function parseRequestBody(body: Buffer): { setup: ChildSetup; payload: Bu
   } catch {
     throw new Error('request set-up is not JSON');
   }
-  if (typeof setup?.cwd !== 'string' || typeof setup.env !== 'object' || setup.env === null) {
-    throw new Error('request set-up is not { env, cwd }');
+  if (typeof setup?.cwd !== 'string' || typeof setup.env !== 'object' || setup.env === null || !Number.isInteger(setup.deathSignal)) {
+    throw new Error('request set-up is not { env, cwd, deathSignal }');
   }
   return { setup, payload: body.subarray(4 + length) };
 }

@@ -15,10 +15,11 @@ import { resetCurrent } from '../process.js';
 import { whenReadable } from '../watch.js';
 import type * as SpawnMain from '../child/spawn-main.cjs';
 import type * as Wire from '../child/wire.cjs';
-import { FIXED_FDS, KIND_BEGIN, KIND_MORE, MAX_FDS, MAX_RECORD, parseRecord, parseRequestBody, type ServerMessage } from './protocol.js';
+import { FIXED_FDS, KIND_BEGIN, KIND_MORE, MAX_FDS, MAX_RECORD, parseRecord, parseRequestBody, type ChildSetup, type ServerMessage } from './protocol.js';
 
 const SOCKET = 3;
 const CREATOR = 4;
+const SERVER_PID = process.pid;
 const { POLLOUT, POLLHUP } = binding.pollConstants;
 const require = createRequire(import.meta.url);
 const wire = require('../child/wire.cjs') as typeof Wire;
@@ -87,7 +88,11 @@ function dropPartial(reason: string): void {
 // In the fork child: the server's fds go (they would keep the socket and
 // other children's sentinels open), the request's fds become its own, and
 // it becomes the Process its payload describes.
-async function childMain(body: Buffer, env: Record<string, string>, fds: number[]): Promise<number> {
+async function childMain(body: Buffer, setup: ChildSetup, fds: number[]): Promise<number> {
+  // First, before the server may die unseen. The server dies right after
+  // its creator (its liveness pipe), so the signal follows the creator.
+  if (setup.deathSignal !== 0) binding.setParentDeathSignal(setup.deathSignal, SERVER_PID);
+  const { env } = setup;
   const own = new Set(fds);
   const inherited = [SOCKET, CREATOR, ...[...running.values()].flatMap((c) => c.fds)];
   for (const fd of inherited) if (!own.has(fd)) binding.close(fd);
@@ -145,7 +150,7 @@ function launch(id: number, body: Buffer, fds: number[]): void {
   let launched: Launched;
   try {
     const { setup, payload } = parseRequestBody(body);
-    launched = forkIn(setup.cwd, () => childMain(payload, setup.env, fds));
+    launched = forkIn(setup.cwd, () => childMain(payload, setup, fds));
   } catch (error) {
     closeAll(fds);
     replyError(id, error);
