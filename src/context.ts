@@ -74,9 +74,16 @@ export function validateStartMethod(value: unknown, name: string): StartMethod {
   return value as StartMethod;
 }
 
-/** The start method new Processes use by default ('spawn' unless set). */
+/**
+ * The start method new Processes use unless set: 'forkserver' where it
+ * works (Linux, as CPython 3.14), else 'spawn'.
+ */
 export function getStartMethod(): StartMethod {
-  return startMethod ?? 'spawn';
+  return startMethod ?? defaultStartMethod();
+}
+
+function defaultStartMethod(): StartMethod {
+  return startMethodUnavailable('forkserver') === null ? 'forkserver' : 'spawn';
 }
 
 /**
@@ -100,7 +107,8 @@ export function setStartMethod(method: StartMethod | null, options: { force?: bo
 
 /** The start methods that can start processes in this process, default first. */
 export function getAllStartMethods(): StartMethod[] {
-  return METHODS.filter((m) => startMethodUnavailable(m) === null);
+  const first = defaultStartMethod();
+  return [first, ...METHODS.filter((m) => m !== first && startMethodUnavailable(m) === null)];
 }
 
 /** Number of CPUs this process may use (os.availableParallelism), at least 1. */

@@ -101,7 +101,7 @@ describe('20 loader: the fork addon', function () {
     expect(out.atImport.some((p) => p.includes('posix_process_fork') || p.startsWith('fork/'))).to.equal(false);
     expect(out.spawnExit).to.equal(3);
     expect(out.pipe).to.equal('ping');
-    expect(out.methods).to.deep.equal(['spawn', 'fork', 'forkserver']);
+    expect(out.methods).to.deep.equal(['forkserver', 'spawn', 'fork']);
     expect(out.process).to.deep.equal({ forked: 7 });
     expect(out.posixFork).to.deep.equal({ forked: 4 });
     expect(out.atEnd.some((p) => p.includes('posix_process_fork') || p.startsWith('fork/'))).to.equal(true);
@@ -137,7 +137,7 @@ describe('20 loader: the fork addon', function () {
     const built = join(root, 'native', 'fork', 'build', 'Release', 'posix_process_fork.node');
     copyFileSync(existsSync(prebuilt) ? prebuilt : built, join(dir, 'prebuilds', tag, 'fork', `node.abi${abi}.glibc.node`));
     const out = run(dir);
-    expect(out.methods).to.deep.equal(['spawn', 'fork', 'forkserver']);
+    expect(out.methods).to.deep.equal(['forkserver', 'spawn', 'fork']);
     expect(out.process).to.deep.equal({ forked: 7 });
     expect(out.posixFork).to.deep.equal({ forked: 4 });
     expect(out.atEnd).to.include(`fork/node.abi${abi}.glibc.node`);
@@ -146,7 +146,7 @@ describe('20 loader: the fork addon', function () {
   describe('on a Node nobody tested (POSIX_PROCESS_FORK_SELF_CHECK=1 treats this one so)', function () {
     it('the first fork is preceded by one trial fork that must pass', function () {
       const out = run(root, { PREBUILDS_ONLY: '', POSIX_PROCESS_FORK_SELF_CHECK: '1' });
-      expect(out.methods).to.deep.equal(['spawn', 'fork', 'forkserver']);
+      expect(out.methods).to.deep.equal(['forkserver', 'spawn', 'fork']);
       expect(out.process).to.deep.equal({ forked: 7 });
       expect(out.posixFork).to.deep.equal({ forked: 4 });
       // The trial, the Process, posix.fork(): the hooks saw each.
@@ -170,7 +170,7 @@ describe('20 loader: the fork addon', function () {
       const out = JSON.parse(result.stdout);
       // Only this process's fork is refused: a forkserver is another
       // process, which checks itself.
-      expect(out.methods).to.deep.equal(['spawn', 'forkserver']);
+      expect(out.methods).to.deep.equal(['forkserver', 'spawn']);
       for (const path of ['process', 'posixFork']) {
         expect(out[path].code, path).to.equal('ERR_FORK_UNSAFE');
         expect(out[path].message, path).to.include(`Node.js ${process.version} is not among the tested versions (20, 22, 24, 26)`);

@@ -475,8 +475,11 @@ describe('22 Connection: byte API across processes', function () {
     p.start();
     await p.join(30);
     p.close();
+    // A forkserver (the default start method) keeps its socket and its pidfd watched.
+    watched = watchedFdCount();
   });
-  expectNoLeaks(() => expect(watchedFdCount()).to.equal(0));
+  let watched;
+  expectNoLeaks(() => expect(watchedFdCount()).to.equal(watched));
 
   it('64 MiB messages both ways through the sync and async paths', async function () {
     const [mine, theirs] = Pipe();

@@ -22,12 +22,11 @@ describe('34 start methods', function () {
     setStartMethod(null, { force: true });
   });
 
-  it("defaults to 'spawn'; getAllStartMethods() lists only what works here", function () {
-    expect(getStartMethod()).to.equal('spawn');
+  it("defaults to 'forkserver' on Linux (as CPython 3.14); getAllStartMethods() lists only what works here, default first", function () {
+    expect(getStartMethod()).to.equal('forkserver');
     const all = getAllStartMethods();
-    expect(all[0]).to.equal('spawn');
     // forkserver works from a plain node (its server runs single-threaded).
-    expect(all).to.deep.equal(['spawn', 'forkserver']);
+    expect(all).to.deep.equal(['forkserver', 'spawn']);
     // This suite runs without --single-threaded: fork cannot be made safe.
     expect(all).to.not.include('fork');
   });
@@ -40,7 +39,7 @@ describe('34 start methods', function () {
       .that.includes({ code: 'ERR_START_METHOD_SET' });
     setStartMethod('spawn', { force: true });
     setStartMethod(null, { force: true });
-    expect(getStartMethod()).to.equal('spawn');
+    expect(getStartMethod()).to.equal('forkserver');
   });
 
   it("setStartMethod('forkserver') works without flags; 'fork' here -> ERR_FORK_UNSAFE", function () {
@@ -56,7 +55,7 @@ describe('34 start methods', function () {
     expect(caught).to.be.instanceOf(ProcessError);
     expect(caught.code).to.equal('ERR_FORK_UNSAFE');
     expect(caught.message).to.contain('--single-threaded');
-    expect(getStartMethod()).to.equal('spawn');
+    expect(getStartMethod()).to.equal('forkserver');
   });
 
   it('bad arguments', function () {
@@ -95,7 +94,7 @@ describe('34 start methods', function () {
     `;
     const r = spawnSync(process.execPath, ['--single-threaded', '--input-type=module', '-e', source], { encoding: 'utf8', timeout: 30000 });
     expect(r.status, r.stderr).to.equal(0);
-    expect(JSON.parse(r.stdout)).to.deep.equal({ all: ['spawn', 'fork', 'forkserver'], method: 'fork', value: 42, same: true, code: 0 });
+    expect(JSON.parse(r.stdout)).to.deep.equal({ all: ['forkserver', 'spawn', 'fork'], method: 'fork', value: 42, same: true, code: 0 });
   });
 
   describe('node options of a spawned child', function () {
@@ -116,23 +115,26 @@ describe('34 start methods', function () {
       expect(childExecArgv(['--input-type', 'module'])).to.deep.equal([]);
     });
 
-    it('a child of `node --stack-trace-limit=7 --input-type=module -e ...` gets --stack-trace-limit=7 only', function () {
+    it('a spawn or forkserver child of `node --stack-trace-limit=7 --input-type=module -e ...` gets --stack-trace-limit=7 only', function () {
       const source = `
         import { Pipe, Process } from ${JSON.stringify(DIST)};
         const [r, w] = Pipe(false);
-        const p = new Process({ target: (conn) => conn.send(process.execArgv), args: [w] });
+        const p = new Process({ target: (conn) => conn.send(process.execArgv), args: [w], startMethod: process.argv[1] });
         p.start();
         w.close();
         console.log(JSON.stringify(await r.recv()));
         await p.join();
         console.log(p.exitCode);
       `;
-      const r = spawnSync(process.execPath, ['--stack-trace-limit=7', '--input-type=module', '-e', source], {
-        encoding: 'utf8',
-        timeout: 30000,
-      });
-      expect(r.status, r.stderr).to.equal(0);
-      expect(r.stdout).to.equal('["--stack-trace-limit=7"]\n0\n');
+      // A forkserver child shows what a spawn child would, not its server's flags.
+      for (const method of ['spawn', 'forkserver']) {
+        const r = spawnSync(process.execPath, ['--stack-trace-limit=7', '--input-type=module', '-e', source, method], {
+          encoding: 'utf8',
+          timeout: 30000,
+        });
+        expect(r.status, r.stderr).to.equal(0);
+        expect(r.stdout, method).to.equal('["--stack-trace-limit=7"]\n0\n');
+      }
     });
   });
 });

@@ -26,7 +26,7 @@ describe('35 Process, spawn bootstrap', function () {
   /** Runs a Process (first arg: a fresh file path), returns [{ name, pid }, exitCode, parsed file]. */
   async function run({ authkey, ...options }) {
     const file = join(tmp, `out-${++n}.json`);
-    const p = new Process({ ...options, args: [file, ...(options.args ?? [])] });
+    const p = new Process({ startMethod: 'spawn', ...options, args: [file, ...(options.args ?? [])] });
     if (authkey !== undefined) p.authkey = authkey;
     p.start();
     await p.join();

@@ -56,7 +56,7 @@ describe('39 Process, forkserver start method', function () {
       console.log(JSON.stringify([getAllStartMethods(), forkserverPid()]));
     `], { encoding: 'utf8', timeout: 30000 });
     expect(r.status, r.stderr).to.equal(0);
-    expect(JSON.parse(r.stdout)).to.deep.equal([['spawn', 'forkserver'], null]);
+    expect(JSON.parse(r.stdout)).to.deep.equal([['forkserver', 'spawn'], null]);
   });
 
   it('target by module reference, args and kwargs, name, authkey and pid (test_process)', async function () {
@@ -424,7 +424,7 @@ describe('39 Process, forkserver start method', function () {
         target: { kind: 'source', source }, cls: null, props: null, args: [], kwargs: null, name: `Raw-${id}`, identity: [id],
         daemon: false, authkey: '00', parentPid: process.pid, parentName: 'MainProcess', parentSentinel: 0, connections: [], exitSentinelFd: null,
       };
-      const body = requestBody({ env: { ...process.env }, cwd: process.cwd() }, Buffer.from(JSON.stringify(payload)));
+      const body = requestBody({ env: { ...process.env }, cwd: process.cwd(), deathSignal: 0 }, Buffer.from(JSON.stringify(payload)));
       return requestRecords(id, body).map((record, i) => [record, i === 0 ? fds : []]);
     }
 

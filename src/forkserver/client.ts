@@ -22,7 +22,7 @@ import { devNullFd, openStreams, prepareStdio, releaseStdio } from '../popen-std
 import { deadlineIn, remainingMs, type Deadline } from '../timing.js';
 import { validateArray, validateString } from '../validate.js';
 import { closeWatched, whenReadable, type Subscription } from '../watch.js';
-import { FIXED_FDS, MAX_FDS, requestBody, requestRecords, signalRecord, type ServerMessage } from './protocol.js';
+import { FIXED_FDS, MAX_FDS, requestBody, requestRecords, SERVER_FLAGS, signalRecord, type ServerMessage } from './protocol.js';
 
 const SERVER_MAIN = fileURLToPath(new URL('./server.js', import.meta.url));
 const { POLLIN, POLLOUT } = binding.pollConstants;
@@ -147,11 +147,9 @@ class Server {
     const [ours, theirs] = binding.socketpair(true, true);
     let launched;
     try {
-      // Code on huge pages where the kernel offers them: each child then
-      // takes ~140 fewer page faults running it (~10% of a start+join).
       launched = binding.spawn(
         process.execPath,
-        [process.execPath, '--single-threaded', '--use-largepages=silent', ...childExecArgv(), SERVER_MAIN, JSON.stringify(preload)],
+        [process.execPath, ...SERVER_FLAGS, ...childExecArgv(), SERVER_MAIN, JSON.stringify(preload)],
         { fds: [devNullFd(), 1, 2, theirs, livenessReadEnd()] },
       );
     } catch (error) {

@@ -15,7 +15,7 @@ import { resetCurrent } from '../process.js';
 import { whenReadable } from '../watch.js';
 import type * as SpawnMain from '../child/spawn-main.cjs';
 import type * as Wire from '../child/wire.cjs';
-import { FIXED_FDS, KIND_BEGIN, KIND_MORE, MAX_FDS, MAX_RECORD, parseRecord, parseRequestBody, type ChildSetup, type ServerMessage } from './protocol.js';
+import { FIXED_FDS, KIND_BEGIN, KIND_MORE, MAX_FDS, MAX_RECORD, parseRecord, parseRequestBody, SERVER_FLAGS, type ChildSetup, type ServerMessage } from './protocol.js';
 
 const SOCKET = 3;
 const CREATOR = 4;
@@ -93,6 +93,8 @@ async function childMain(body: Buffer, setup: ChildSetup, fds: number[]): Promis
   // its creator (its liveness pipe), so the signal follows the creator.
   if (setup.deathSignal !== 0) binding.setParentDeathSignal(setup.deathSignal, SERVER_PID);
   const { env } = setup;
+  // What a spawn child of the caller shows (and passes on): not the server's flags.
+  process.execArgv.splice(0, SERVER_FLAGS.length);
   const own = new Set(fds);
   const inherited = [SOCKET, CREATOR, ...[...running.values()].flatMap((c) => c.fds)];
   for (const fd of inherited) if (!own.has(fd)) binding.close(fd);
