@@ -34,6 +34,11 @@ const p = new Process({ startMethod: 'fork', target: async () => { await new Pro
 p.start();
 await p.join(20);
 out.fork = p.exitCode;
+// The default start method: a forkserver child (the server loads the same prebuilds).
+const q = new Process({ target: () => { process.exitCode = 9; } });
+q.start();
+await q.join(20);
+out.forkserver = q.exitCode;
 out.addons = [...new Set(readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/)[5]).filter((f) => f && f.endsWith('.node')))];
 process.stdout.write(JSON.stringify(out));
 `;
@@ -86,7 +91,7 @@ describe('90 the packed package on every Node', function () {
       const out = JSON.parse(r.stdout);
       const abi = spawnSync(node, ['-p', 'process.versions.modules'], { encoding: 'utf8' }).stdout.trim();
       const prebuilds = join(app, 'node_modules', 'posix-process', 'prebuilds', 'linux-x64');
-      expect(out, node).to.deep.include({ methods: ['spawn', 'fork'], spawn: 3, program: -15, pipe: { n: 1 }, fork: 7 });
+      expect(out, node).to.deep.include({ methods: ['forkserver', 'spawn', 'fork'], spawn: 3, program: -15, pipe: { n: 1 }, fork: 7, forkserver: 9 });
       expect(out.addons.sort(), node).to.deep.equal(
         [join(prebuilds, 'fork', `node.abi${abi}.glibc.node`), join(prebuilds, 'posix-process.glibc.node')].sort(),
       );
