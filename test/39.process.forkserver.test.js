@@ -400,6 +400,11 @@ describe('39 Process, forkserver start method', function () {
       while (existsSync(`/proc/${child}`) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(existsSync(`/proc/${child}`), `child ${child} still running`).to.equal(false);
     });
+
+    it('worker.terminate() right after a join, 20 times: the process carries on', function () {
+      const result = runScenario('terminate-workers', '20');
+      expect(result).to.deep.equal({ terminated: 20, zombies: [] });
+    });
   });
 
   describe('the request channel', function () {
