@@ -14,6 +14,7 @@
         "native/process.cc",
         "native/signal.cc",
         "native/spawn.cc",
+        "native/tie.cc",
         "native/wait.cc"
       ],
       "dependencies": [

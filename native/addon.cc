@@ -8,6 +8,8 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pp::InitFds(env, exports);
   pp::InitPidfd(env, exports);
+  // Before InitPoll: its teardown hook must run after poll.cc's (tie.cc).
+  pp::InitTie(env, exports);
   pp::InitPoll(env, exports);
   pp::InitProcess(env, exports);
   pp::InitSignal(env, exports);

@@ -114,14 +114,23 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
     int readable = (events & (UV_READABLE | UV_DISCONNECT)) ? 1 : 0;
-    try {
-      self->callback_.MakeCallback(
-          self->Value(),
-          {Napi::Number::New(env, status), Napi::Number::New(env, readable)});
-    } catch (const Napi::Error& e) {
-      // A throwing callback is an uncaught exception, as for Node's own
-      // callbacks; escaping this libuv callback would std::terminate.
-      napi_fatal_exception(env, e.Value());
+    napi_value argv[2] = {Napi::Number::New(env, status), Napi::Number::New(env, readable)};
+    napi_value result;
+    // The C call, not node-addon-api's throwing one: when a worker is being
+    // terminated the call fails with no exception object to wrap, and
+    // wrapping it would be a fatal error (the whole process aborted).
+    if (napi_make_callback(env, nullptr, self->Value(), self->callback_.Value(), 2, argv,
+                           &result) == napi_ok) {
+      return;
+    }
+    // A throwing callback is an uncaught exception, as for Node's own
+    // callbacks; escaping this libuv callback would std::terminate. Nothing
+    // pending: the environment is stopping and runs no JS any more.
+    bool pending = false;
+    napi_value error;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+        napi_get_and_clear_last_exception(env, &error) == napi_ok) {
+      napi_fatal_exception(env, error);
     }
   }
 

@@ -105,6 +105,12 @@ export interface Binding {
   killpg(pgid: number, signal: number): void;
   pidfdOpen(pid: number): number;
   pidfdSendSignal(fd: number, signal: number): void;
+  /** Closed at this thread's Node-API teardown unless untied first (native/tie.cc). */
+  tieFd(fd: number): void;
+  untieFd(fd: number): void;
+  /** At this thread's teardown: given 2 s to exit, then SIGKILL; reaped; its fds closed. pidfd -1: none. */
+  tieChild(pid: number, pidfd: number, sentinel: number): void;
+  untieChild(pid: number): void;
   signalName(signal: number): string | null;
   signals: Record<string, number>;
   Watcher: new (fd: number, callback: (status: number, readable: number) => void) => NativeWatcher;

@@ -3,6 +3,7 @@
 // parentProcess().sentinel). A child's read end reaches EOF when this
 // process is gone, however it died.
 import { binding } from './binding.js';
+import { tieFd, untieFd } from './thread-ties.js';
 
 let liveness: { readEnd: number; writeEnd: number } | null = null;
 
@@ -10,6 +11,10 @@ export function livenessReadEnd(): number {
   if (liveness === null) {
     const [readEnd, writeEnd] = binding.pipe();
     liveness = { readEnd, writeEnd };
+    // A worker's pipe goes with the worker: its children, forkserver
+    // included, see their parent end when it ends.
+    tieFd(readEnd);
+    tieFd(writeEnd);
   }
   return liveness.readEnd;
 }
@@ -20,6 +25,8 @@ export function livenessReadEnd(): number {
  */
 export function dropInheritedLiveness(): number | null {
   if (liveness === null) return null;
+  untieFd(liveness.writeEnd);
+  untieFd(liveness.readEnd);
   binding.close(liveness.writeEnd);
   const readEnd = liveness.readEnd;
   liveness = null;

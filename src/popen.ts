@@ -14,6 +14,7 @@
 // (kept until close()). docs/design.md, "Sentinels, waiting and pid reuse".
 import { writeSync } from 'node:fs';
 import { binding, type Launched, type WaitStatus } from './binding.js';
+import { tieFd, untieFd } from './thread-ties.js';
 import { deadlineIn, pollUntil, remainingMs, timerUntil, type Timer } from './timing.js';
 import { closeWatched, whenReadable, type Subscription } from './watch.js';
 
@@ -25,8 +26,9 @@ function isCode(error: unknown, code: string): boolean {
 
 // The sentinel of every finished child whose own sentinel nobody was handed:
 // the read end of a pipe that holds one byte and has no writer, readable
-// (POLLIN | POLLHUP) for good. Made on first use, never closed; null if it
-// could not be made (EMFILE), then children keep their own until close().
+// (POLLIN | POLLHUP) for good. Made on first use, closed only with a worker
+// thread (thread-ties.ts); null if it could not be made (EMFILE), then
+// children keep their own until close().
 let endedSentinel: number | null = null;
 
 function sharedEndedSentinel(): number | null {
@@ -47,6 +49,7 @@ function sharedEndedSentinel(): number | null {
     binding.close(writeEnd);
   }
   endedSentinel = readEnd;
+  tieFd(readEnd);
   return readEnd;
 }
 
@@ -258,8 +261,8 @@ export class Popen {
     this.#forget();
     for (const done of [...this.#waiters]) done();
     if (this.#retired) return; // the shared sentinel is never closed
-    if (this.#pidfd !== null && this.#pidfd !== this.#sentinel) binding.close(this.#pidfd);
-    closeWatched(this.#sentinel);
+    if (this.#pidfd !== null && this.#pidfd !== this.#sentinel) releaseFd(this.#pidfd);
+    releaseFd(this.#sentinel);
   }
 
   // One wait for our child: through its pidfd when it has one, else by pid.
@@ -381,8 +384,16 @@ export class Popen {
     this.#sentinel = shared;
     this.#pidfd = null;
     this.#retired = true;
-    if (pidfd !== null && pidfd !== own) binding.close(pidfd);
+    if (pidfd !== null && pidfd !== own) releaseFd(pidfd);
     // Last: library waits on the old number (wait()) are woken to look again.
-    closeWatched(own);
+    releaseFd(own);
   }
+}
+
+// A child's fd that a worker thread may have tied to itself (a forkserver
+// child's sentinel, thread-ties.ts): untied first, so its teardown never
+// closes the number again.
+function releaseFd(fd: number): void {
+  untieFd(fd);
+  closeWatched(fd);
 }

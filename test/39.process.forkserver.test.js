@@ -5,7 +5,7 @@
 // (fixtures/forkserver-script.js).
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -385,6 +385,78 @@ describe('39 Process, forkserver start method', function () {
     await worker.terminate();
     expect(methods).to.include('forkserver');
     expect(code).to.equal(17);
+  });
+
+  describe("a worker thread's server ends with the thread", function () {
+    const INTERNALS = new URL('./internals.js', import.meta.url).href;
+
+    // Runs `body` (the worker's code, with Process, DIST and post(value) in
+    // scope) in a worker, passes each message to onMessage(worker, value),
+    // resolves when the worker has ended. Then: no fd, zombie or server left.
+    async function endsClean(body, onMessage) {
+      const before = fdCount();
+      const worker = new Worker(`
+        const { parentPort } = require('node:worker_threads');
+        const post = (value) => parentPort.postMessage(value);
+        const DIST = ${JSON.stringify(DIST)};
+        Promise.all([import(DIST), import(${JSON.stringify(INTERNALS)})]).then(async ([{ Process }, { forkserverPid }]) => {
+          ${body}
+        });
+      `, { eval: true });
+      const messages = [];
+      worker.on('message', (value) => {
+        messages.push(value);
+        onMessage?.(worker, value);
+      });
+      await new Promise((resolve, reject) => {
+        worker.once('error', reject);
+        worker.once('exit', resolve);
+      });
+      const { server } = messages[0];
+      expect(server).to.be.a('number');
+      // Ended and reaped during the thread's teardown: gone already.
+      expect(existsSync(`/proc/${server}`), `server ${server} still there`).to.equal(false);
+      expect(zombieChildren()).to.deep.equal([]);
+      expect(fdCount(), 'fd leak').to.equal(before);
+      return messages;
+    }
+
+    it('when the worker ends by itself', async function () {
+      const [message] = await endsClean(`
+        const p = new Process({ target: () => { process.exitCode = 3; }, startMethod: 'forkserver' });
+        p.start();
+        await p.join(30);
+        post({ server: forkserverPid(), code: p.exitCode });
+      `);
+      expect(message.code).to.equal(3);
+    });
+
+    it('on worker.terminate() while a child runs; the child sees its parent end', async function () {
+      let child = 0;
+      await endsClean(`
+        // Lives until its parent (this thread) is gone.
+        const p = new Process({
+          target: async (dist) => { const { parentProcess } = await import(dist); await parentProcess().join(30); },
+          args: [DIST],
+          startMethod: 'forkserver',
+        });
+        p.start();
+        post({ server: forkserverPid(), child: p.pid });
+        setInterval(() => {}, 1000);
+      `, (worker, message) => {
+        child = message.child;
+        void worker.terminate();
+      });
+      // An orphan now (its server is gone): reaped by whoever adopted it.
+      const deadline = performance.now() + 20000;
+      while (existsSync(`/proc/${child}`) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(existsSync(`/proc/${child}`), `child ${child} still running`).to.equal(false);
+    });
+
+    it('worker.terminate() right after a join, 20 times: the process carries on', function () {
+      const result = runScenario('terminate-workers', '20');
+      expect(result).to.deep.equal({ terminated: 20, zombies: [] });
+    });
   });
 
   describe('the request channel', function () {

@@ -19,6 +19,7 @@ import { livenessReadEnd } from '../liveness.js';
 import { Popen, type StatusSource } from '../popen.js';
 import { encodePayload, type SpawnRequest } from '../popen-spawn.js';
 import { devNullFd, openStreams, prepareStdio, releaseStdio } from '../popen-stdio.js';
+import { tieChild, tieFd, untieChild, untieFd } from '../thread-ties.js';
 import { deadlineIn, remainingMs, type Deadline } from '../timing.js';
 import { validateArray, validateString } from '../validate.js';
 import { closeWatched, whenReadable, type Subscription } from '../watch.js';
@@ -159,8 +160,18 @@ class Server {
     }
     binding.close(theirs);
     this.socket = ours;
+    // A worker's server ends with its thread: at its teardown the socket is
+    // closed (EOF: the server exits) and the server reaped (thread-ties.ts).
+    tieFd(ours);
+    tieChild(launched);
     // Reaped when it ends (a non-refed watcher); not one of our Processes.
+    // Its fds stay until close(), which comes after the untie.
     this.#process = new Popen(launched);
+    this.#process.exposeSentinel();
+    this.#process.onExit = () => {
+      untieChild(launched.pid);
+      this.#process.close();
+    };
     this.#arm();
   }
 
@@ -258,6 +269,7 @@ class Server {
     if (message.t === 'started' && child !== undefined && fds.length === 1) {
       child.pid = message.pid;
       child.fd = fds[0]!;
+      tieFd(child.fd); // its Popen unties it when it closes it
       return;
     }
     for (const fd of fds) binding.close(fd);
@@ -286,6 +298,7 @@ class Server {
     this.dead = true;
     this.#watch?.cancel();
     this.#watch = null;
+    untieFd(this.socket);
     closeWatched(this.socket);
     if (current === this) current = null;
     try {
@@ -305,6 +318,7 @@ class Server {
   /** In a fork child of ours: the server is the parent's; say nothing to it. */
   forget(): void {
     this.dead = true;
+    untieFd(this.socket);
     binding.close(this.socket);
   }
 }
