@@ -52,10 +52,12 @@ int FdFlags(int fd) {
 }
 
 int SetCloexec(int fd, bool cloexec) {
+  // FD_CLOEXEC is the only fd flag: clearing needs no read first (one call
+  // per inherited fd in a spawn child).
+  if (!cloexec) return fcntl(fd, F_SETFD, 0);
   int flags = fcntl(fd, F_GETFD);
   if (flags < 0) return -1;
-  int wanted = cloexec ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
-  return wanted == flags ? 0 : fcntl(fd, F_SETFD, wanted);
+  return (flags & FD_CLOEXEC) != 0 ? 0 : fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 }
 
 int CloseFd(int fd) {

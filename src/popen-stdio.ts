@@ -1,8 +1,8 @@
 // The `stdio` option: which fd each of the child's first fds gets.
 // 'inherit' = the same fd of this process, 'ignore' = /dev/null, a number =
-// that fd of this process, 'pipe' = one end of a socketpair whose other end
-// becomes a Node stream on the Process (stdin writable, stdout/stderr
-// readable, higher fds duplex).
+// that fd of this process, 'pipe' = one end of a pipe (fds 0-2) or of a
+// socketpair (higher fds) whose other end becomes a Node stream on the
+// Process (stdin writable, stdout/stderr readable, higher fds duplex).
 import { openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
@@ -49,6 +49,17 @@ export interface PreparedStdio {
   childEnds: number[];
 }
 
+// [ours, the child's] for a 'pipe' entry. fds 0-2 go one way, so a pipe:
+// per child it is ~20 us cheaper than a socketpair (creating, closing,
+// and node guessing its type for the net.Socket: one fstat, against fstat,
+// getsockname and getsockopt); docs/design.md, "Throughput: the per-child
+// path". Higher fds are read and written by both: a socketpair.
+function pipeEnds(childFd: number): [number, number] {
+  if (childFd > 2) return binding.socketpair();
+  const [readEnd, writeEnd] = binding.pipe();
+  return childFd === 0 ? [writeEnd, readEnd] : [readEnd, writeEnd];
+}
+
 /** Turns the entries into an fd map; `entries` null: stdin /dev/null, stdout/stderr inherited. */
 export function prepareStdio(entries: StdioEntry[] | null): PreparedStdio {
   const list = entries ?? ['ignore', 'inherit', 'inherit'];
@@ -59,7 +70,7 @@ export function prepareStdio(entries: StdioEntry[] | null): PreparedStdio {
       else if (entry === 'ignore') prepared.fds.push(devNullFd());
       else if (typeof entry === 'number') prepared.fds.push(entry);
       else {
-        const [ours, theirs] = binding.socketpair();
+        const [ours, theirs] = pipeEnds(i);
         prepared.pipes.set(i, ours);
         prepared.childEnds.push(theirs);
         prepared.fds.push(theirs);

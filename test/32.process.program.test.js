@@ -169,6 +169,24 @@ describe('32 Process, program targets', function () {
       p.close();
     });
 
+    it("'pipe' is a pipe for fds 0-2 (each end one way) and a socketpair for higher fds", async function () {
+      const p = new Process({
+        executable: '/bin/sh',
+        args: ['-c', 'for fd in 0 1 2 3; do l=$(readlink /proc/$$/fd/$fd); echo "${l%%:*}"; done; read line; echo "$line" >&3; cat <&3'],
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      });
+      p.start();
+      const out = collect(p.stdout);
+      const three = collect(p.stdio[3]);
+      p.stdin.end('up\n');
+      p.stdio[3].end('down\n');
+      expect(await out).to.equal('pipe\npipe\npipe\nsocket\ndown\n');
+      expect(await three).to.equal('up\n');
+      await p.join();
+      expect(p.exitCode).to.equal(0);
+      p.close();
+    });
+
     it("'ignore' is /dev/null; a number maps that fd; more than three entries map higher fds", async function () {
       const file = join(tmp, 'mapped.txt');
       const fd = openSync(file, 'w');
