@@ -8,14 +8,12 @@
 //          [stdin, stdout, stderr, caller's liveness read end, ...Connections]
 //   MORE   (chunk): the rest of the request with that id, in order
 //   SIGNAL (+ signal u32): signal that child (pipe-sentinel fallback only)
-// The body: u32 length, the child's set-up as JSON ({ env, cwd,
-// deathSignal }: what a spawn child gets from execve, chdir and prctl),
-// then the spawn payload, encoded
-// as for 'spawn' (child/wire.cts).
+// The body: u32 length, the child's set-up as JSON (ChildSetup), then the
+// spawn payload, encoded as for 'spawn' (child/wire.cts).
 // Server -> caller, JSON records:
 //   { t: 'started', id, pid }  + the child's sentinel fd (pidfd or pipe)
 //   { t: 'exit', id, raw }     the wait status, once the server reaped it
-//   { t: 'error', id, message, code?, errno?, syscall? }
+//   { t: 'error', id, message, code?, errno?, syscall?, path? }
 
 export const MAGIC = 0x50504653; // 'PPFS'
 /**
@@ -42,7 +40,7 @@ export type ServerMessage =
   | { t: 'exit'; id: number; raw: number }
   | { t: 'error'; id: number; message: string; code?: string; errno?: number; syscall?: string; path?: string };
 
-/** What a spawn child gets from execve(2) and chdir(2): the caller's, or the Process options'. */
+/** What a spawn child gets from execve(2), chdir(2) and prctl(2): the caller's, or the Process options'. */
 export interface ChildSetup {
   env: { [name: string]: string };
   cwd: string;

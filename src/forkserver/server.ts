@@ -133,8 +133,9 @@ function forkIn(cwd: string, childMain: () => Promise<number>): Launched {
   try {
     process.chdir(cwd);
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`chdir ${e.code} ${cwd}`), { code: e.code, errno: e.errno, syscall: 'chdir', path: cwd });
+    // Node's error names the directory it left as `path`; the caller's
+    // (client.ts serverError) names the one asked for.
+    throw Object.assign(error as Error, { path: cwd });
   }
   try {
     return launchFork(childMain);
