@@ -8,6 +8,7 @@
 import { Duplex, type DuplexOptions } from 'node:stream';
 import { binding } from './binding.js';
 import { systemError } from './errors.js';
+import { tieFd, untieFd } from './thread-ties.js';
 import { readData, type DataWatch } from './watch.js';
 
 // Node's Duplex takes `writable: false` (the writable side ends at once);
@@ -22,6 +23,9 @@ export class PipeReader extends Duplex {
   constructor(fd: number) {
     super(READ_ONLY);
     this.#fd = fd;
+    // A worker thread that ends (even by terminate()) closes it, as node
+    // closes a net.Socket's handle then.
+    tieFd(fd);
     // Reading starts now, as a net.Socket's does: a child that writes is
     // drained into the buffer (up to the high-water mark) before anyone listens.
     this.#watch = readData(fd, this);
@@ -50,7 +54,10 @@ export class PipeReader extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#watch?.stop();
     this.#watch = null;
-    if (this.#fd >= 0) binding.close(this.#fd);
+    if (this.#fd >= 0) {
+      untieFd(this.#fd);
+      binding.close(this.#fd);
+    }
     this.#fd = -1;
     callback(error);
   }
