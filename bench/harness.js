@@ -22,8 +22,8 @@ import fs from 'node:fs';
  */
 export async function runCases(cases, { rounds, budgetMs, minIters = 2, maxIters = 500, onTick = () => {}, cpu = null }) {
   const timed = async (c, n) => {
-    const r = await c.run(n);
-    return Array.isArray(r) ? { samples: r, cpuNs: null } : r;
+    const result = await c.run(n);
+    return Array.isArray(result) ? { samples: result, cpuNs: null } : result;
   };
   const iters = new Map();
   for (const c of cases) {
@@ -42,11 +42,11 @@ export async function runCases(cases, { rounds, budgetMs, minIters = 2, maxIters
     const order = cases.slice(r % cases.length).concat(cases.slice(0, r % cases.length));
     if (r % 2 === 1) order.reverse();
     for (const c of order) {
-      const r = await timed(c, iters.get(c.id));
-      samples.get(c.id).push(...r.samples);
-      if (cpu && r.cpuNs) {
+      const got = await timed(c, iters.get(c.id));
+      samples.get(c.id).push(...got.samples);
+      if (cpu && got.cpuNs) {
         if (!cpu.has(c.id)) cpu.set(c.id, []);
-        cpu.get(c.id).push(...r.cpuNs);
+        cpu.get(c.id).push(...got.cpuNs);
       }
       onTick(`round ${r + 1}/${rounds} ${c.label}`);
     }

@@ -7,8 +7,8 @@
 // parent and from one holding 1 GiB. One op is a batch of N children; rows
 // are per child (batch time / N), children/s = 1e6 / median. Each row also
 // has parentCpuUs: the parent's own CPU (user + system, not its children's)
-// per child, which the children's ~0.85 ms of CPU each on the same cores
-// does not blur the way it blurs children/s.
+// per child, steadier than children/s, which also depends on how the
+// children (~0.85 ms of CPU each) share the cores with the parent.
 import fs from 'node:fs';
 import { addRatios, round, runCases, summarise, target } from '../harness.js';
 import { closeAll, compileC, makeTempDir, nodeWorker, Worker } from '../workers.js';
