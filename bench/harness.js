@@ -4,9 +4,11 @@
 import fs from 'node:fs';
 
 /**
- * @typedef {{ id: string, label: string, run: (iters: number) => Promise<number[]>,
+ * @typedef {{ id: string, label: string,
+ *             run: (iters: number) => Promise<number[] | { samples: number[], cpuNs: number[] | null }>,
  *             minIters?: number, maxIters?: number }} Case
- *   run(iters) times `iters` operations and returns per-op nanoseconds.
+ *   run(iters) times `iters` operations and returns per-op nanoseconds, or
+ *   those and the parent's own CPU nanoseconds per op (Worker.measure()).
  */
 
 /**
@@ -14,9 +16,15 @@ import fs from 'node:fs';
  * sizes its batch so a batch takes about `budgetMs`), then runs `rounds` rounds; each round runs
  * every case once, starting at a different case and alternating direction,
  * so no case always runs first or after the same neighbour.
+ * `cpu`, if given, is filled with case id -> per-op parent CPU ns of the
+ * rounds, for the cases that report it.
  * @returns {Promise<Map<string, number[]>>} case id -> samples (ns)
  */
-export async function runCases(cases, { rounds, budgetMs, minIters = 2, maxIters = 500, onTick = () => {} }) {
+export async function runCases(cases, { rounds, budgetMs, minIters = 2, maxIters = 500, onTick = () => {}, cpu = null }) {
+  const timed = async (c, n) => {
+    const result = await c.run(n);
+    return Array.isArray(result) ? { samples: result, cpuNs: null } : result;
+  };
   const iters = new Map();
   for (const c of cases) {
     const lo = c.minIters ?? minIters;
@@ -24,7 +32,7 @@ export async function runCases(cases, { rounds, budgetMs, minIters = 2, maxIters
     // batches from a second one.
     await c.run(lo);
     // Its fastest op, so a noisy moment does not shrink the batches for good.
-    const perOp = Math.max(Math.min(...(await c.run(lo))), 1);
+    const perOp = Math.max(Math.min(...(await timed(c, lo)).samples), 1);
     const hi = c.maxIters ?? maxIters;
     iters.set(c.id, Math.min(hi, Math.max(lo, Math.round((budgetMs * 1e6) / perOp))));
     onTick(`warm-up ${c.label}`);
@@ -34,7 +42,12 @@ export async function runCases(cases, { rounds, budgetMs, minIters = 2, maxIters
     const order = cases.slice(r % cases.length).concat(cases.slice(0, r % cases.length));
     if (r % 2 === 1) order.reverse();
     for (const c of order) {
-      samples.get(c.id).push(...(await c.run(iters.get(c.id))));
+      const got = await timed(c, iters.get(c.id));
+      samples.get(c.id).push(...got.samples);
+      if (cpu && got.cpuNs) {
+        if (!cpu.has(c.id)) cpu.set(c.id, []);
+        cpu.get(c.id).push(...got.cpuNs);
+      }
       onTick(`round ${r + 1}/${rounds} ${c.label}`);
     }
   }
@@ -54,11 +67,14 @@ export function quantile(asc, q) {
   return asc[lo] + (asc[hi] - asc[lo]) * (pos - lo);
 }
 
-/** A row per case: medianUs, p10Us, p90Us, n. */
-export function summarise(cases, samples) {
+/**
+ * A row per case: medianUs, p10Us, p90Us, n; and parentCpuUs (the median of
+ * the parent's own CPU per op) for the cases `cpu` (from runCases) has.
+ */
+export function summarise(cases, samples, cpu = null) {
   return cases.map((c) => {
     const asc = sorted(samples.get(c.id));
-    return {
+    const row = {
       id: c.id,
       case: c.label,
       medianUs: round(quantile(asc, 0.5) / 1e3),
@@ -67,6 +83,9 @@ export function summarise(cases, samples) {
       n: asc.length,
       ratios: {},
     };
+    const cpuNs = cpu?.get(c.id);
+    if (cpuNs?.length > 0) row.parentCpuUs = round(quantile(sorted(cpuNs), 0.5) / 1e3);
+    return row;
   });
 }
 

@@ -1,5 +1,6 @@
 // The benchmark side of a worker process: start it, send "<op> <iters>",
-// read back per-op samples (ns), shut it down and make sure it is gone.
+// read back per-op samples (ns, and the worker's own CPU ns per op when it
+// reports them), shut it down and make sure it is gone.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -50,11 +51,20 @@ export class Worker {
 
   /** Runs `op` `iters` times in the worker; per-op nanoseconds. */
   async run(op, iters) {
+    return (await this.measure(op, iters)).samples;
+  }
+
+  /**
+   * Like run(), with each op's CPU time (user + system, ns) of the worker
+   * process itself, not of its children: `cpuNs`, null from a worker that
+   * does not report it.
+   */
+  async measure(op, iters) {
     const reply = this.next();
     this.child.stdin.write(`${op} ${iters}\n`);
     const msg = await reply;
     if (msg.error) throw new Error(`${this.label}: ${msg.error}`);
-    return msg.samples;
+    return { samples: msg.samples, cpuNs: Array.isArray(msg.cpuNs) ? msg.cpuNs : null };
   }
 
   /** A node worker's child processes still in /proc (zombies or strays). */

@@ -5,7 +5,10 @@
 // child_process.execFile and child_process.spawn, and a C floor
 // (posix_spawn + pipes + one poll loop, workers/throughput.c); from a small
 // parent and from one holding 1 GiB. One op is a batch of N children; rows
-// are per child (batch time / N), children/s = 1e6 / median.
+// are per child (batch time / N), children/s = 1e6 / median. Each row also
+// has parentCpuUs: the parent's own CPU (user + system, not its children's)
+// per child, steadier than children/s, which also depends on how the
+// children (~0.85 ms of CPU each) share the cores with the parent.
 import fs from 'node:fs';
 import { addRatios, round, runCases, summarise, target } from '../harness.js';
 import { closeAll, compileC, makeTempDir, nodeWorker, Worker } from '../workers.js';
@@ -88,7 +91,7 @@ export async function run({ rounds, quick, onTick, previous }) {
       }
     }
 
-    const perChild = (samples, n) => samples.map((ns) => ns / n);
+    const perChild = ({ samples, cpuNs }, n) => ({ samples: samples.map((ns) => ns / n), cpuNs: cpuNs?.map((ns) => ns / n) ?? null });
     const cases = [];
     for (const [i, parent] of PARENTS.entries()) {
       for (const k of CONCURRENCY) {
@@ -102,7 +105,7 @@ export async function run({ rounds, quick, onTick, previous }) {
             label: `${m.label} [K=${k}${parent.label}]`,
             minIters: 1,
             maxIters: 1,
-            run: async (iters) => perChild(await w.run(op, `${iters} ${k}:${n}`), n),
+            run: async (iters) => perChild(await w.measure(op, `${iters} ${k}:${n}`), n),
           });
         }
       }
@@ -115,12 +118,13 @@ export async function run({ rounds, quick, onTick, previous }) {
           label: `${METHODS[0].label} [K=${k}, previous version]`,
           minIters: 1,
           maxIters: 1,
-          run: async (iters) => perChild(await before.run('processPipe', `${iters} ${k}:${n}`), n),
+          run: async (iters) => perChild(await before.measure('processPipe', `${iters} ${k}:${n}`), n),
         });
       }
     }
-    const samples = await runCases(cases, { rounds: roundsFor(rounds), budgetMs: 0, onTick });
-    const rows = summarise(cases, samples);
+    const cpu = new Map();
+    const samples = await runCases(cases, { rounds: roundsFor(rounds), budgetMs: 0, onTick, cpu });
+    const rows = summarise(cases, samples, cpu);
     for (const row of rows) row.childrenPerSec = round(1e6 / row.medianUs, 0);
 
     const specs = [];
@@ -150,6 +154,19 @@ export async function run({ rounds, quick, onTick, previous }) {
           CONCURRENCY.map((k) => `K=${k}: ` + METHODS.map((m) => `${m.id} ${perSec(caseId(m, k, parent))}`).join(', ')).join('; '),
       );
     }
+    const cpuUs = Object.fromEntries(rows.map((r) => [r.id, r.parentCpuUs]));
+    const cpuText = (id) => (cpuUs[id] === undefined ? '-' : String(Math.round(cpuUs[id])));
+    for (const parent of PARENTS) {
+      const previousCase = (k) => (parent.suffix === '' && before ? `, previous ${cpuText(`processK${k}Previous`)}` : '');
+      notes.push(
+        `parent CPU µs/child${parent.label || ' (small parent)'}: ` +
+          CONCURRENCY.map((k) => `K=${k}: ` + METHODS.map((m) => `${m.id} ${cpuText(caseId(m, k, parent))}`).join(', ') + previousCase(k)).join('; '),
+      );
+    }
+    notes.push(
+      'parent CPU µs/child: the parent process\'s own user + system CPU (all its threads, not its children\'s) per child, ' +
+        'median over rounds (rows: parentCpuUs); steadier than children/s, which the children running on the same cores move by 20-30 %',
+    );
     notes.push(
       `${batchSize(quick, false)} children per batch (child_process from the 1 GiB parent: ${batchSize(quick, true)}), ` +
         `${roundsFor(rounds)} rounds; rows are per child (batch time / batch size); machine noise: compare medians`,

@@ -4,7 +4,8 @@
 // forked child or keeps the loop busy); replies go to stdout with a marker.
 //
 //   node node-worker.js --ops <spawn|process|fork> [--hold-buffers-mb N] [--hold-heap-mb N]
-//   stdin:  "<op> <iterations> [argument]\n"   stdout: "@@BENCH {"samples":[ns,...]}\n"
+//   stdin:  "<op> <iterations> [argument]\n"
+//   stdout: "@@BENCH {"samples":[ns,...],"cpuNs":[ns,...]}\n" (cpuNs: this process's user+system CPU per op)
 //   "children 1" lists this worker's child processes still in /proc.
 import fs from 'node:fs';
 import { leftoverChildren } from '../harness.js';
@@ -78,14 +79,19 @@ async function main() {
       continue;
     }
     const samples = new Array(iters);
+    const cpuNs = new Array(iters);
     try {
       for (let i = 0; i < iters; i++) {
+        // This process's CPU, all its threads (GC helpers count), not its children's.
+        const c0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
         const r = fn(arg);
         if (r !== undefined && typeof r.then === 'function') await r;
         samples[i] = Number(process.hrtime.bigint() - t0);
+        const c = process.cpuUsage(c0);
+        cpuNs[i] = (c.user + c.system) * 1e3;
       }
-      reply({ samples });
+      reply({ samples, cpuNs });
     } catch (err) {
       reply({ error: `${op}: ${err && err.stack ? err.stack : err}` });
     }

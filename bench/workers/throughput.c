@@ -6,7 +6,8 @@
  *
  *   throughput [--hold-mb N]
  *   stdin:  "posix_spawn <iterations> <K>:<N>\n" per round (one iteration = N children)
- *   stdout: "@@BENCH {\"samples\":[ns,...]}\n" (or {"error":"..."}) per round
+ *   stdout: "@@BENCH {\"samples\":[ns,...],\"cpuNs\":[ns,...]}\n" (or {"error":"..."}) per round;
+ *           cpuNs: this process's own user+system CPU per iteration (RUSAGE_SELF: not the children's)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +32,14 @@ static long long now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* This process's user + system CPU time so far; its children's are not in it. */
+static long long self_cpu_ns(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return ((long long)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+         ((long long)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
 }
 
 struct slot {
@@ -133,18 +143,28 @@ int main(int argc, char **argv) {
       fflush(stdout);
       continue;
     }
-    long long *samples = malloc(sizeof *samples * (size_t)iters);
+    long long *samples = malloc(sizeof *samples * (size_t)iters * 2);
+    if (samples == NULL) {
+      printf("@@BENCH {\"error\":\"malloc failed\"}\n");
+      fflush(stdout);
+      continue;
+    }
+    long long *cpu = samples + iters;
     int failed = 0;
     for (int i = 0; i < iters && !failed; i++) {
+      long long c0 = self_cpu_ns();
       long long t0 = now_ns();
       failed = batch(k, n, devnull) != 0;
       samples[i] = now_ns() - t0;
+      cpu[i] = self_cpu_ns() - c0;
     }
     if (failed) {
       printf("@@BENCH {\"error\":\"a child did not print hi and exit 0 (errno %d)\"}\n", errno);
     } else {
       printf("@@BENCH {\"samples\":[");
       for (int i = 0; i < iters; i++) printf(i ? ",%lld" : "%lld", samples[i]);
+      printf("],\"cpuNs\":[");
+      for (int i = 0; i < iters; i++) printf(i ? ",%lld" : "%lld", cpu[i]);
       printf("]}\n");
     }
     fflush(stdout);
