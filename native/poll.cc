@@ -221,7 +221,8 @@ void OnEvent(uv_poll_t* poll, int status, int /*events*/) {
   // ready_count is read anew each turn: a callback may unwatch (strike
   // out) or, in a fork child, drop the whole batch (ReactorReset).
   while (r->ready_next < r->ready_count) {
-    uint64_t key = r->ready[r->ready_next++].data.u64;
+    uint64_t key = r->ready[r->ready_next].data.u64;
+    bool hung_up = (r->ready[r->ready_next++].events & EPOLLHUP) != 0;
     int fd = KeyFd(key);
     if (fd < 0) continue;
     auto it = r->fds.find(fd);
@@ -232,6 +233,7 @@ void OnEvent(uv_poll_t* poll, int status, int /*events*/) {
     napi_value argv[2];
     size_t argc = 1;
     napi_create_int32(env, fd, &argv[0]);
+    bool drained = false;
     if (it->second.read) {
       ssize_t got;
       do {
@@ -244,6 +246,10 @@ void OnEvent(uv_poll_t* poll, int status, int /*events*/) {
             napi_ok) {
           break;
         }
+        // Less than asked for from a hung-up pipe: that was the last of it
+        // (no writer is left to add more), so EOF follows at once, with no
+        // read that returns 0 and no loop turn to get there.
+        drained = hung_up && static_cast<size_t>(got) < kReadSize;
       } else {
         int err = got < 0 ? errno : 0;
         Remove(r, fd);
@@ -254,6 +260,13 @@ void OnEvent(uv_poll_t* poll, int status, int /*events*/) {
         }
       }
     }
+    if (!Call(r, argc, argv)) break;
+    if (!drained) continue;
+    // Unless the callback stopped reading (or a fork child dropped it all).
+    auto again = r->fds.find(fd);
+    if (again == r->fds.end() || again->second.generation != KeyGeneration(key)) continue;
+    Remove(r, fd);
+    napi_get_null(env, &argv[1]);
     if (!Call(r, argc, argv)) break;
   }
   r->ready_count = 0;

@@ -28,7 +28,13 @@ export class PipeReader extends Duplex {
     tieFd(fd);
     // Reading starts now, as a net.Socket's does: a child that writes is
     // drained into the buffer (up to the high-water mark) before anyone listens.
-    this.#watch = readData(fd, this);
+    try {
+      this.#watch = readData(fd, this);
+    } catch (error) {
+      // epoll_ctl out of resources: the stream errors, as streams do, and
+      // start() still returns (the child runs and must be joined).
+      process.nextTick(() => this.destroy(error as Error));
+    }
   }
 
   /** The fd being read; -1 once the stream is destroyed. */

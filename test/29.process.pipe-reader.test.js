@@ -79,6 +79,17 @@ describe('29 Process, stdout/stderr readers and the reactor', function () {
     p.close();
   });
 
+  it('a child that wrote more than the buffer holds and exited before anyone read: all of it, then end', async function () {
+    const n = 40 * 1024;
+    const p = new Process({ executable: '/bin/sh', args: ['-c', `yes 0123456789abcdef | head -c ${n}`], stdio: ['ignore', 'pipe', 'inherit'] });
+    p.start();
+    await p.join();
+    await sleep(50); // the reader has buffered what fits, then paused
+    expect(p.stdout.readableLength).to.be.at.most(p.stdout.readableHighWaterMark + 64 * 1024);
+    expect(await collect(p.stdout)).to.equal(expectedYes(n));
+    p.close();
+  });
+
   it('destroy() before EOF closes the fd: a child still writing gets SIGPIPE', async function () {
     const p = new Process({ executable: '/usr/bin/yes', stdio: ['ignore', 'pipe', 'inherit'] });
     p.start();
