@@ -121,7 +121,7 @@ describe('29 Process, stdout/stderr readers and the reactor', function () {
   it('a reading stdout keeps the process alive; after unref() it does not', async function () {
     const script = (unref) => `
       import { Process } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
-      const p = new Process({ executable: '/bin/sh', args: ['-c', 'sleep 4; echo late'], stdio: ['ignore', 'pipe', 'inherit'], daemon: true });
+      const p = new Process({ executable: '/bin/sleep', args: ['4'], stdio: ['ignore', 'pipe', 'inherit'], daemon: true });
       p.start();
       p.stdout.on('data', (chunk) => process.stdout.write(chunk));
       ${unref ? 'p.stdout.unref();' : ''}
@@ -131,7 +131,7 @@ describe('29 Process, stdout/stderr readers and the reactor', function () {
       const code = await reap(spawnNode(script(unref)), 30);
       expect(code).to.equal(0);
       // unref: it ends at once (its daemon child is terminated at exit);
-      // ref: it waits for the child's output, 4 s.
+      // ref: it waits for the child's stdout to end, 4 s.
       if (unref) expect(seconds(t0)).to.be.below(3);
       else expect(seconds(t0)).to.be.above(3.5);
     }
