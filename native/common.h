@@ -79,7 +79,7 @@ bool WriteAll(int fd, const char* data, size_t len);
 // A whole file (a /proc file) into `out`, reusing its capacity.
 bool ReadWholeFile(const char* path, std::string* out);
 
-// --- poll.cc: poll(2) and the monotonic clock ------------------------------
+// --- poll.cc: poll(2), the monotonic clock, the reactor (epoll) -----------
 
 // CLOCK_MONOTONIC in nanoseconds.
 int64_t NowNs();

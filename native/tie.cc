@@ -137,8 +137,8 @@ Napi::Value UntieChild(const Napi::CallbackInfo& info) {
 void InitTie(Napi::Env env, Napi::Object exports) {
   auto* ties = new Ties();
   // Cleanup hooks run last-registered first: registered before poll.cc's
-  // (addon.cc's order), this one runs after the Watchers are stopped, so
-  // libuv never polls an fd closed here.
+  // (addon.cc's order), this one runs after the reactor's epoll set is
+  // closed, so nothing polls an fd closed here.
   napi_add_env_cleanup_hook(env, EndTies, ties);
   exports.Set("tieFd", Napi::Function::New(env, TieFd, "tieFd", ties));
   exports.Set("untieFd", Napi::Function::New(env, UntieFd, "untieFd", ties));

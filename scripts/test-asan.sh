@@ -64,11 +64,14 @@ done
 # 2. The TypeScript layer as usual.
 npx --no-install tsc -p .
 
-# 3. The posix tests (and the forkserver, whose server and children load
-#    the instrumented addons too), with reports from every process collected.
+# 3. The posix tests, the reactor's users (wait(), the stdout/stderr
+#    readers, program children) and the forkserver (whose server and
+#    children load the instrumented addons too), with reports from every
+#    process collected.
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
-specs=(test/1[0-9].*.test.js test/27.posix.fds.test.js test/39.process.forkserver.test.js)
+specs=(test/1[0-9].*.test.js test/25.wait.objects.test.js test/27.posix.fds.test.js test/29.process.pipe-reader.test.js
+  test/32.process.program.test.js test/39.process.forkserver.test.js)
 status=0
 # Both sentinel paths: pidfd, and the pipe fallback.
 for no_pidfd in 0 1; do

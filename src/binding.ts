@@ -82,13 +82,6 @@ export interface Launched {
   sentinel: number;
 }
 
-/** A libuv poll handle calling back while an fd is readable or hung up. */
-export interface NativeWatcher {
-  close(): void;
-  ref(): NativeWatcher;
-  unref(): NativeWatcher;
-}
-
 export interface Binding {
   spawn(file: string, argv: string[], options?: NativeSpawnOptions): Launched;
   exit(code: number): never;
@@ -113,7 +106,21 @@ export interface Binding {
   untieChild(pid: number): void;
   signalName(signal: number): string | null;
   signals: Record<string, number>;
-  Watcher: new (fd: number, callback: (status: number, readable: number) => void) => NativeWatcher;
+  /**
+   * This thread's reactor (one epoll set on the loop): `callback(fd)` when a
+   * watched fd is readable or hung up, `callback(fd, chunk)` for an fd
+   * watched with `read` (a Buffer, null at EOF, -errno on a read error).
+   */
+  reactorInit(callback: (fd: number, chunk?: Buffer | null | number) => void): void;
+  /** Level-triggered until reactorUnwatch(fd); `read`: O_NONBLOCK, and read by the reactor (until EOF or an error). */
+  reactorWatch(fd: number, read: boolean): void;
+  reactorUnwatch(fd: number): void;
+  /** Whether the reactor keeps the event loop alive. */
+  reactorRef(on: boolean): void;
+  /** The watched fds readable right now (nothing called). */
+  reactorReady(): number[];
+  /** In a fork child: forget the parent's watches without touching its epoll set. */
+  reactorReset(): void;
   poll(entries: Array<{ fd: number; events: number }>, timeoutMs: number): number[];
   pipe(): [number, number];
   close(fd: number): void;

@@ -4,6 +4,7 @@
 // reaped (by its reaper, join, isAlive, exitCode, close).
 import { binding } from './binding.js';
 import type { Popen } from './popen.js';
+import { readableNow } from './watch.js';
 
 /** What the registry needs of a child's owner (a Process). */
 export interface ChildOwner {
@@ -35,10 +36,17 @@ export function forgetChildren(): void {
 // function expressions: V8 compiles those with the module, in the parent,
 // instead of in every child (docs/design.md, "Forking a Node process").
 
-/** Reaps finished children (WNOHANG each) and drops them from the set. */
+/**
+ * Reaps finished children and drops them from the set. One epoll_wait says
+ * which sentinels are readable; only those children are waited for
+ * (Popen.pollIfEnded), so a start() with many children running costs one
+ * system call, not one per child.
+ */
 export const cleanup = (function cleanup(): void {
-  for (const [owner, popen] of [...children]) {
-    if (popen.poll() !== null || popen.closed || popen.lost) children.delete(owner);
+  if (children.size === 0) return;
+  const readable = readableNow();
+  for (const [owner, popen] of children) {
+    if (popen.pollIfEnded(readable) !== null || popen.closed || popen.lost) children.delete(owner);
   }
 });
 

@@ -23,7 +23,7 @@
 //
 // After a fork (fork start method, posix.fork()) the child inherits the same
 // Connection objects and fds. A readiness subscription made in the parent
-// may be dead there (watch.ts drops inherited poll handles in the child) or
+// may be dead there (watch.ts drops the inherited watches in the child) or
 // still sit in the inherited registry: the child's copy forgets it without
 // cancelling it, ignores its callbacks, and forgets the parent's pending
 // recv() promises too (they belong to the parent's code and stay unsettled

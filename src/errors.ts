@@ -1,6 +1,6 @@
 // The package's errors: ProcessError for misuse (multiprocessing's messages,
 // stable codes), and Node-shaped TypeError/RangeError for bad arguments.
-import { inspect } from 'node:util';
+import { getSystemErrorName, inspect } from 'node:util';
 
 export type ProcessErrorCode =
   | 'ERR_PROCESS_CLOSED'
@@ -90,4 +90,14 @@ export function invalidArgValue(name: string, actual: unknown, reason = 'is inva
 
 export function unknownSignal(signal: unknown): TypeError {
   return withCode(new TypeError(`Unknown signal: ${String(signal)}`), 'ERR_UNKNOWN_SIGNAL');
+}
+
+/** A Node-shaped system error (`read EIO`, code, errno, syscall) for a negative errno from the binding. */
+export function systemError(errno: number, syscall: string): Error {
+  const code = getSystemErrorName(errno);
+  const error = new Error(`${syscall} ${code}`) as NodeJS.ErrnoException;
+  error.errno = errno;
+  error.code = code;
+  error.syscall = syscall;
+  return error;
 }

@@ -6,8 +6,8 @@
 // Reads are exact (header, then exactly the body): a Connection's fd may be
 // handed to a child at any time, and bytes read past the current message
 // would be lost to it. Every blocking call tolerates O_NONBLOCK, which
-// libuv's uv_poll_init sets on the open file description (shared with
-// children): EAGAIN waits in poll(2) and retries, it never spins.
+// another user of the open file description (shared with children, or a
+// libuv handle) may set: EAGAIN waits in poll(2) and retries, it never spins.
 import { readSync, writeSync } from 'node:fs';
 import { deserialize, serialize } from 'node:v8';
 import { binding } from './binding.js';

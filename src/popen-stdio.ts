@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { binding } from './binding.js';
 import { invalidArgType, invalidArgValue } from './errors.js';
+import { PipeReader } from './pipe-reader.js';
 import { validateFd } from './validate.js';
 
 export type StdioEntry = 'inherit' | 'ignore' | 'pipe' | number;
@@ -97,15 +98,21 @@ export function releaseStdio(prepared: PreparedStdio, failed: boolean): void {
 // lean) and kept: a require per child is garbage on the per-child path.
 let SocketClass: typeof import('node:net').Socket | null = null;
 
-/** Streams over our ends: index 0 writable, 1 and 2 readable, others duplex. */
+/**
+ * Streams over our ends: index 0 a writable net.Socket, 1 and 2 readers
+ * (pipe-reader.ts: read by the reactor, no libuv stream), others duplex
+ * net.Sockets.
+ */
 export function openStreams(prepared: PreparedStdio): Array<Duplex | null> {
   const streams: Array<Duplex | null> = prepared.fds.map(() => null);
   if (prepared.pipes.size === 0) return streams;
-  SocketClass ??= (createRequire(import.meta.url)('node:net') as typeof import('node:net')).Socket;
-  const Socket = SocketClass;
   for (const [i, fd] of prepared.pipes) {
-    const socket = new Socket({ fd, readable: i !== 0, writable: i === 0 || i > 2 });
-    streams[i] = socket;
+    if (i === 1 || i === 2) {
+      streams[i] = new PipeReader(fd);
+      continue;
+    }
+    SocketClass ??= (createRequire(import.meta.url)('node:net') as typeof import('node:net')).Socket;
+    streams[i] = new SocketClass({ fd, readable: i !== 0, writable: true });
   }
   prepared.pipes.clear();
   return streams;

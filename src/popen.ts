@@ -165,6 +165,19 @@ export class Popen {
     return (this.#status as WaitStatus | null)?.exitCode ?? null;
   }
 
+  /**
+   * poll(), skipped (null) when the child cannot have ended: it has a
+   * pidfd, its reaper watches it and it is not in `readable` (the watched
+   * fds readable now, watch.ts readableNow). A pidfd is readable from the
+   * child's exit on; the pipe fallback and forkserver children are polled.
+   */
+  pollIfEnded(readable: Set<number>): number | null {
+    if (this.#status === null && this.#source === null && this.#pidfd !== null && this.#reaper !== null && !readable.has(this.#sentinel)) {
+      return null;
+    }
+    return this.poll();
+  }
+
   /** Blocks until the child has exited or `timeoutSec` passed (null: forever, 0: poll). */
   waitSync(timeoutSec: number | null): void {
     if (this.poll() !== null || this.#closed || this.#lost) return;

@@ -1,45 +1,73 @@
 // Async readiness of fds (sentinels, pipes, sockets) on this thread's event
-// loop. libuv allows one poll handle per fd and loop, so this registry keeps
-// one native Watcher per fd and fans readiness out to one-shot subscribers:
-// a Process reaping its child and a wait() over the same sentinel can both
-// listen. No thread, no threadpool work, no polling loop.
-import { binding, type NativeWatcher } from './binding.js';
+// loop, through the native reactor (native/poll.cc): one epoll set per
+// thread, watched by one libuv handle. This registry keeps each fd's
+// one-shot subscribers, so a Process reaping its child and a wait() over the
+// same sentinel can both listen, and the data readers of captured output
+// (popen-stdio.ts). No thread, no threadpool work, no polling loop.
+import { binding } from './binding.js';
 
 interface Subscriber {
   callback: () => void;
   ref: boolean;
 }
 
+/** An fd watched for readiness: its subscribers, each called once. */
 interface Entry {
-  watcher: NativeWatcher;
   subscribers: Set<Subscriber>;
-  refed: boolean;
+  /** How many subscribers keep the loop alive. */
+  refs: number;
+}
+
+/** An fd whose data the reactor reads: one consumer. */
+export interface DataSink {
+  /** A chunk, null at EOF, or a negative errno; after EOF or an error the fd is no longer watched. */
+  onData(chunk: Buffer | null | number): void;
 }
 
 const entries = new Map<number, Entry>();
+const sinks = new Map<number, DataSink>();
+// Watched fds (entries and reading sinks) that keep the loop alive.
+let refCount = 0;
 
-function updateRef(fd: number, entry: Entry): void {
-  const wanted = [...entry.subscribers].some((s) => s.ref);
-  if (wanted !== entry.refed) {
-    if (wanted) entry.watcher.ref();
-    else entry.watcher.unref();
-    entry.refed = wanted;
-  }
-  if (entry.subscribers.size === 0) {
-    entry.watcher.close();
-    entries.delete(fd);
-  }
+function addRefs(delta: number): void {
+  const before = refCount;
+  refCount += delta;
+  if ((before === 0) !== (refCount === 0)) binding.reactorRef(refCount > 0);
 }
 
-function fire(fd: number): void {
+function dispatch(fd: number, chunk?: Buffer | null | number): void {
+  if (chunk !== undefined) {
+    const sink = sinks.get(fd);
+    if (sink !== undefined) sink.onData(chunk);
+    return;
+  }
   const entry = entries.get(fd);
-  if (!entry) return;
+  if (entry === undefined) return;
   // Level-triggered: every current subscriber is called once and dropped,
   // so a readiness nobody consumes (an exited child) cannot spin.
   const due = [...entry.subscribers];
-  entry.subscribers.clear();
-  updateRef(fd, entry);
+  drop(fd, entry);
   for (const s of due) s.callback();
+}
+
+binding.reactorInit(dispatch);
+
+function drop(fd: number, entry: Entry): void {
+  entries.delete(fd);
+  binding.reactorUnwatch(fd);
+  if (entry.refs > 0) addRefs(-1);
+}
+
+function unsubscribe(fd: number, subscriber: Subscriber): void {
+  const entry = entries.get(fd);
+  if (entry === undefined || !entry.subscribers.delete(subscriber)) return;
+  if (subscriber.ref) setEntryRefs(entry, entry.refs - 1);
+  if (entry.subscribers.size === 0) drop(fd, entry);
+}
+
+function setEntryRefs(entry: Entry, refs: number): void {
+  if ((entry.refs > 0) !== (refs > 0)) addRefs(refs > 0 ? 1 : -1);
+  entry.refs = refs;
 }
 
 export interface Subscription {
@@ -55,55 +83,120 @@ export interface Subscription {
  * subscription on an fd before closing the fd.
  */
 export function whenReadable(fd: number, callback: () => void, options: { ref?: boolean } = {}): Subscription {
+  if (sinks.has(fd)) throw new Error(`fd ${fd} is being read`);
   let entry = entries.get(fd);
-  if (!entry) {
-    const watcher = new binding.Watcher(fd, () => fire(fd));
-    entry = { watcher, subscribers: new Set(), refed: true };
+  if (entry === undefined) {
+    binding.reactorWatch(fd, false);
+    entry = { subscribers: new Set(), refs: 0 };
     entries.set(fd, entry);
   }
   const subscriber: Subscriber = { callback, ref: options.ref ?? true };
   entry.subscribers.add(subscriber);
-  updateRef(fd, entry);
+  if (subscriber.ref) setEntryRefs(entry, entry.refs + 1);
   return {
     cancel() {
-      const current = entries.get(fd);
-      if (current?.subscribers.delete(subscriber)) updateRef(fd, current);
+      unsubscribe(fd, subscriber);
     },
     setRef(ref: boolean) {
-      subscriber.ref = ref;
+      if (subscriber.ref === ref) return;
       const current = entries.get(fd);
-      if (current?.subscribers.has(subscriber)) updateRef(fd, current);
+      subscriber.ref = ref;
+      if (current === undefined || !current.subscribers.has(subscriber)) return;
+      setEntryRefs(current, current.refs + (ref ? 1 : -1));
     },
   };
 }
 
+/** A reading sink's handle: pause (stop reading), resume, ref/unref, stop. */
+export interface DataWatch {
+  pause(): void;
+  resume(): void;
+  setRef(ref: boolean): void;
+  /** No longer read (the fd stays open: the caller closes it). */
+  stop(): void;
+}
+
 /**
- * Closes `fd` that may be watched: its watcher goes first (libuv must never
- * poll a closed fd), then its subscribers are called once, as on readiness,
- * so that they look again at what they wait for (a Process whose sentinel
- * this was reports another fd now).
+ * Reads `fd` (made non-blocking) as data arrives and hands each chunk to
+ * `sink`, until EOF, an error or stop(). While reading it keeps the loop
+ * alive unless setRef(false), as a reading net.Socket does.
+ */
+export function readData(fd: number, sink: DataSink): DataWatch {
+  if (entries.has(fd) || sinks.has(fd)) throw new Error(`fd ${fd} is already watched`);
+  let reading = false;
+  let ref = true;
+  let stopped = false;
+  const wrapped: DataSink = {
+    onData(chunk) {
+      if (chunk === null || typeof chunk === 'number') halt();
+      sink.onData(chunk);
+    },
+  };
+  const halt = (): void => {
+    if (!reading) return;
+    reading = false;
+    sinks.delete(fd);
+    if (ref) addRefs(-1);
+  };
+  const watch: DataWatch = {
+    pause() {
+      if (!reading) return;
+      binding.reactorUnwatch(fd);
+      halt();
+    },
+    resume() {
+      if (reading || stopped) return;
+      binding.reactorWatch(fd, true);
+      reading = true;
+      sinks.set(fd, wrapped);
+      if (ref) addRefs(1);
+    },
+    setRef(on: boolean) {
+      if (on === ref) return;
+      ref = on;
+      if (reading) addRefs(on ? 1 : -1);
+    },
+    stop() {
+      watch.pause();
+      stopped = true;
+    },
+  };
+  watch.resume();
+  return watch;
+}
+
+/**
+ * Closes `fd` that may be watched: it leaves the reactor first (the set
+ * must never hold a closed fd), then its subscribers are called once, as on
+ * readiness, so that they look again at what they wait for (a Process whose
+ * sentinel this was reports another fd now).
  */
 export function closeWatched(fd: number): void {
   const entry = entries.get(fd);
   const due = entry ? [...entry.subscribers] : [];
-  if (entry) {
-    entry.subscribers.clear();
-    updateRef(fd, entry);
-  }
+  if (entry) drop(fd, entry);
   binding.close(fd);
   for (const s of due) s.callback();
 }
 
-/** Number of fds with an active watcher (for leak tests). */
-export function watchedFdCount(): number {
-  return entries.size;
+/** The watched fds (readiness subscribers) that are readable right now: one epoll_wait, nothing called. */
+export function readableNow(): Set<number> {
+  return entries.size === 0 ? new Set() : new Set(binding.reactorReady());
 }
 
-// A fork child inherits the parent's watchers (its children's sentinels, its
-// pending recv()s); their subscribers are the parent's business and must not
-// fire here. Drop them all (fork/atfork.ts runs this in the child); the
-// child's own whenReadable() calls start afresh.
+/** Number of fds with an active watch (for leak tests). */
+export function watchedFdCount(): number {
+  return entries.size + sinks.size;
+}
+
+// A fork child inherits the parent's watches (its children's sentinels, its
+// pending recv()s, its readers); their subscribers are the parent's business
+// and must not fire here, and the epoll set is the parent's own kernel
+// object. Drop them all (fork/atfork.ts runs this in the child); the
+// child's own whenReadable() calls start afresh on a new set.
 export const dropInheritedWatchers = (function dropInheritedWatchers(): void {
-  for (const entry of entries.values()) entry.watcher.close();
+  binding.reactorReset(); // unreferenced, a new set
   entries.clear();
+  sinks.clear();
+  refCount = 0;
 });

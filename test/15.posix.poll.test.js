@@ -88,15 +88,15 @@ describe('15 posix poll, pipe, close', function () {
     }
   });
 
-  describe('Watcher (binding) whose callback throws', function () {
+  describe('a reactor callback that throws', function () {
     // Runs in a child node: before the fix the C++ exception escaped the
     // libuv callback and the process aborted (SIGABRT).
     const script = (handler) => `
-      import { binding } from ${JSON.stringify(new URL('./internals.js', import.meta.url).href)};
+      import { binding, whenReadable } from ${JSON.stringify(new URL('./internals.js', import.meta.url).href)};
       import { writeSync } from 'node:fs';
       ${handler ? "process.on('uncaughtException', (e) => { writeSync(1, 'caught ' + e.message); process.exit(3); });" : ''}
       const [r, w] = binding.pipe();
-      new binding.Watcher(r, () => { throw new Error('boom'); });
+      whenReadable(r, () => { throw new Error('boom'); });
       writeSync(w, 'x');
     `;
     function runNode(source) {

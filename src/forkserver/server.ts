@@ -20,7 +20,7 @@ import { FIXED_FDS, KIND_BEGIN, KIND_MORE, MAX_FDS, MAX_RECORD, parseRecord, par
 const SOCKET = 3;
 const CREATOR = 4;
 const SERVER_PID = process.pid;
-const { POLLOUT, POLLHUP } = binding.pollConstants;
+const { POLLIN, POLLOUT, POLLHUP } = binding.pollConstants;
 const require = createRequire(import.meta.url);
 const wire = require('../child/wire.cjs') as typeof Wire;
 const spawnMain = require('../child/spawn-main.cjs') as typeof SpawnMain;
@@ -210,7 +210,11 @@ function onRecord(data: Buffer, fds: number[]): void {
 }
 
 function onSocket(): void {
-  for (;;) {
+  // The first receive cannot block (the socket is readable); the later ones
+  // look first, in case the socket is blocking (the client makes it
+  // non-blocking, a test or another creator need not).
+  for (let first = true; ; first = false) {
+    if (!first && binding.poll([{ fd: SOCKET, events: POLLIN }], 0)[0] === 0) break;
     let message: { data: Buffer; fds: number[] };
     try {
       message = binding.recvFds(SOCKET, MAX_RECORD, MAX_FDS);

@@ -1,0 +1,225 @@
+// The readers of a child's stdout/stderr ('pipe' for fds 1 and 2) and the
+// reactor under them (native/poll.cc, src/watch.ts): data with flow control,
+// destroy before EOF, ref/unref, the stream API, a worker that ends while
+// reading, and fds that leave the reactor behind its back.
+import { expect } from 'chai';
+import { readlinkSync, readdirSync, writeSync } from 'node:fs';
+import { Duplex, PassThrough } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { Process, posix } from '../dist/index.js';
+import { binding, watchedFdCount, whenReadable } from './internals.js';
+import { collect, expectNoLeaks, seconds } from './helpers.js';
+import { reap, spawnNode } from './nodechild.js';
+
+const MiB = 1024 * 1024;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `yes 0123456789abcdef | head -c n`, as this process computes it. */
+function expectedYes(n) {
+  const line = '0123456789abcdef\n';
+  return line.repeat(Math.ceil(n / line.length)).slice(0, n);
+}
+
+describe('29 Process, stdout/stderr readers and the reactor', function () {
+  this.timeout(60000);
+  before(async function () {
+    // What stays open for the life of the process: /dev/null, the shared
+    // ended sentinel.
+    const p = new Process({ executable: '/bin/true', stdio: ['ignore', 'pipe', 'inherit'] });
+    p.start();
+    await collect(p.stdout);
+    await p.join();
+    p.close();
+  });
+  expectNoLeaks();
+
+  it('stdout and stderr are readable Duplex streams with their writable side ended', async function () {
+    const p = new Process({ executable: '/bin/sh', args: ['-c', 'echo out; echo err >&2'], stdio: ['ignore', 'pipe', 'pipe'] });
+    p.start();
+    for (const stream of [p.stdout, p.stderr]) {
+      expect(stream).to.be.an.instanceOf(Duplex);
+      expect(stream.readable).to.equal(true);
+      expect(stream.writable).to.equal(false);
+    }
+    const [out, err] = await Promise.all([collect(p.stdout), collect(p.stderr)]);
+    expect([out, err]).to.deep.equal(['out\n', 'err\n']);
+    await p.join();
+    expect(p.exitCode).to.equal(0);
+    p.close();
+  });
+
+  it('10 MiB with a consumer that pauses: every byte in order, and nothing read while paused', async function () {
+    const n = 10 * MiB;
+    const p = new Process({ executable: '/bin/sh', args: ['-c', `yes 0123456789abcdef | head -c ${n}`], stdio: ['ignore', 'pipe', 'inherit'] });
+    p.start();
+    const chunks = [];
+    let got = 0;
+    let pausedWith = null;
+    await new Promise((resolve, reject) => {
+      p.stdout.on('data', (chunk) => {
+        chunks.push(chunk);
+        got += chunk.length;
+        if (pausedWith === null && got >= 2 * MiB) {
+          p.stdout.pause();
+          pausedWith = got + p.stdout.readableLength;
+          setTimeout(() => {
+            // The child kept writing all along; the reader did not read on.
+            expect(got + p.stdout.readableLength).to.be.below(pausedWith + p.stdout.readableHighWaterMark + 64 * 1024 + 1);
+            p.stdout.resume();
+          }, 300);
+        }
+      });
+      p.stdout.once('end', resolve);
+      p.stdout.once('error', reject);
+    });
+    expect(got).to.equal(n);
+    expect(Buffer.concat(chunks).toString('latin1') === expectedYes(n)).to.equal(true);
+    await p.join();
+    expect(p.exitCode).to.equal(0);
+    p.close();
+  });
+
+  it('a child that wrote more than the buffer holds and exited before anyone read: all of it, then end', async function () {
+    const n = 40 * 1024;
+    const p = new Process({ executable: '/bin/sh', args: ['-c', `yes 0123456789abcdef | head -c ${n}`], stdio: ['ignore', 'pipe', 'inherit'] });
+    p.start();
+    await p.join();
+    await sleep(50); // the reader has buffered what fits, then paused
+    expect(p.stdout.readableLength).to.be.at.most(p.stdout.readableHighWaterMark + 64 * 1024);
+    expect(await collect(p.stdout)).to.equal(expectedYes(n));
+    p.close();
+  });
+
+  it('destroy() before EOF closes the fd: a child still writing gets SIGPIPE', async function () {
+    const p = new Process({ executable: '/usr/bin/yes', stdio: ['ignore', 'pipe', 'inherit'] });
+    p.start();
+    await new Promise((resolve) => p.stdout.once('data', resolve));
+    const fd = p.stdout.fd;
+    p.stdout.destroy();
+    expect(p.stdout.fd).to.equal(-1);
+    expect(() => readlinkSync(`/proc/self/fd/${fd}`)).to.throw().with.property('code', 'ENOENT');
+    await p.join(20);
+    expect(p.exitCode).to.equal(-13);
+    p.close();
+  });
+
+  it('for await, setEncoding and pipe() work as on any Readable', async function () {
+    const p = new Process({ executable: '/bin/sh', args: ['-c', 'printf "h\\303\\251llo"; echo " world" >&2'], stdio: ['ignore', 'pipe', 'pipe'] });
+    p.start();
+    p.stdout.setEncoding('utf8');
+    const sink = new PassThrough();
+    p.stderr.pipe(sink);
+    const piped = collect(sink);
+    let text = '';
+    for await (const chunk of p.stdout) text += chunk;
+    expect(text).to.equal('héllo');
+    expect(await piped).to.equal(' world\n');
+    await p.join();
+    p.close();
+  });
+
+  it('a reading stdout keeps the process alive; after unref() it does not', async function () {
+    const script = (unref) => `
+      import { Process } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      const p = new Process({ executable: '/bin/sleep', args: ['4'], stdio: ['ignore', 'pipe', 'inherit'], daemon: true });
+      p.start();
+      p.stdout.on('data', (chunk) => process.stdout.write(chunk));
+      ${unref ? 'p.stdout.unref();' : ''}
+    `;
+    for (const unref of [true, false]) {
+      const t0 = performance.now();
+      const code = await reap(spawnNode(script(unref)), 30);
+      expect(code).to.equal(0);
+      // unref: it ends at once (its daemon child is terminated at exit);
+      // ref: it waits for the child's stdout to end, 4 s.
+      if (unref) expect(seconds(t0)).to.be.below(3);
+      else expect(seconds(t0)).to.be.above(3.5);
+    }
+  });
+
+  it('a worker that ends while its child writes closes its reader fd', async function () {
+    const worker = new Worker(
+      `
+      const { parentPort } = require('node:worker_threads');
+      const { readlinkSync } = require('node:fs');
+      import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)}).then(({ Process }) => {
+        const p = new Process({ executable: '/bin/sh', args: ['-c', 'echo hi; sleep 1'], stdio: ['ignore', 'pipe', 'inherit'] });
+        p.start();
+        p.stdout.once('data', () => parentPort.postMessage({ link: readlinkSync('/proc/self/fd/' + p.stdout.fd), pid: p.pid, sentinel: p.sentinel }));
+      });
+      `,
+      { eval: true },
+    );
+    const { link, pid, sentinel } = await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    expect(link).to.match(/^pipe:\[\d+\]$/);
+    await worker.terminate();
+    const open = readdirSync('/proc/self/fd').map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return null;
+      }
+    });
+    expect(open).to.not.include(link);
+    // A worker's children are not tied to it (docs/api.md, worker threads):
+    // its child lives on, with the sentinel the worker held. Ours to clean.
+    expect(posix.waitpid(pid).exitCode).to.equal(0);
+    posix.close(sentinel);
+  });
+
+  describe('the reactor', function () {
+    it('an fd closed behind its back while a dup keeps the file open does not spin the loop', async function () {
+      const watched = watchedFdCount(); // earlier tests' forkserver, if any
+      const [r, w] = posix.pipe();
+      const [r2, w2] = posix.pipe();
+      const keep = binding.dup(r);
+      let calls = 0;
+      whenReadable(r, () => calls++);
+      posix.close(r); // not closeWatched(): the set keeps a registration for the file
+      writeSync(w, 'x');
+      await sleep(50);
+      // The dropped registration fires once as r (its subscriber is called
+      // and dropped), then is stale: the set is rebuilt without it.
+      const before = process.cpuUsage();
+      await sleep(300);
+      const used = process.cpuUsage(before);
+      expect((used.user + used.system) / 1000, 'ms of CPU in 300 ms').to.be.below(100);
+      expect(calls).to.be.at.most(1);
+      // What is watched afterwards still works.
+      const seen = new Promise((resolve) => whenReadable(r2, resolve));
+      writeSync(w2, 'y');
+      await seen;
+      expect(watchedFdCount()).to.equal(watched);
+      for (const fd of [keep, w, r2, w2]) posix.close(fd);
+    });
+
+    it('a number reused for another file while the old file lives on: only the new file is reported', async function () {
+      const [r, w] = posix.pipe();
+      const keep = binding.dup(r);
+      const old = whenReadable(r, () => {});
+      posix.close(r);
+      old.cancel(); // too late: the number is closed, the registration stays in the set
+      const [again, w2] = posix.pipe();
+      expect(again, 'the number is reused').to.equal(r);
+      let fired = 0;
+      const seen = new Promise((resolve) => whenReadable(again, () => resolve(++fired)));
+      writeSync(w, 'old'); // the old file is readable, not the one the number names now
+      await sleep(150);
+      expect(fired, 'reported for the old file').to.equal(0);
+      writeSync(w2, 'new');
+      expect(await seen).to.equal(1);
+      const before = process.cpuUsage();
+      await sleep(200);
+      const used = process.cpuUsage(before);
+      expect((used.user + used.system) / 1000, 'ms of CPU in 200 ms').to.be.below(70);
+      for (const fd of [keep, w, again, w2]) posix.close(fd);
+    });
+
+    it('reactorInit takes one callback per thread; a second call fails', function () {
+      expect(() => binding.reactorInit(() => {})).to.throw().that.includes({ code: 'EALREADY', syscall: 'reactorInit' });
+    });
+  });
+});
