@@ -9,6 +9,7 @@
         "native/addon.cc",
         "native/errors.cc",
         "native/fds.cc",
+        "native/objects.cc",
         "native/pidfd.cc",
         "native/poll.cc",
         "native/process.cc",

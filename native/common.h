@@ -123,8 +123,11 @@ int ArmParentDeathSignal(int sig, pid_t parent);
 // the caller's to retry.
 long WaitidPidfd(int pidfd, siginfo_t* info, int options, struct rusage* ru);
 
-// Wait-status decoding. `ru`: the reaped child's usage, or nullptr.
-Napi::Object MakeWaitStatus(Napi::Env env, int pid, int raw, const struct rusage* ru);
+// Wait-status decoding. `shapes`: wait.cc's object shapes (objects.h; its
+// exports' function data); `ru`: the reaped child's usage, or nullptr.
+class ObjectShapes;
+Napi::Object MakeWaitStatus(Napi::Env env, const ObjectShapes& shapes, int pid,
+                            int raw, const struct rusage* ru);
 // Reaps a child whose status nobody wants (a failed exec or fork): through
 // its pidfd when it has one (pidfd >= 0), else by pid. EINTR retried.
 void ReapDiscard(pid_t pid, int pidfd);

@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "common.h"
+#include "objects.h"
 #include "pidfd.h"
 
 extern char** environ;
@@ -248,6 +249,9 @@ void ReadSpawnOptions(Napi::Env env, Napi::Value value, const std::string& file,
   }
 }
 
+// The result's keys (objects.h: the table is spawn's function data).
+const char* const kResultKeys[] = {"pid", "pidfd", "sentinel"};
+
 // spawn(file, argv, options): { pid, pidfd, sentinel }; an exec failure
 // throws the failed stage's system error, the child already reaped.
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
@@ -322,17 +326,19 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     pidfd = PidfdOpen(pid);
   }
 
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("pid", Napi::Number::New(env, pid));
-  result.Set("pidfd", pidfd >= 0 ? Napi::Number::New(env, pidfd) : env.Null());
-  result.Set("sentinel", Napi::Number::New(env, pidfd >= 0 ? pidfd : sentinel_r));
-  return result;
+  napi_value result[] = {
+      Napi::Number::New(env, pid),
+      pidfd >= 0 ? Napi::Number::New(env, pidfd) : env.Null(),
+      Napi::Number::New(env, pidfd >= 0 ? pidfd : sentinel_r),
+  };
+  return static_cast<const ObjectShapes*>(info.Data())->Make(env, 0, 3, result);
 }
 
 }  // namespace
 
 void InitSpawn(Napi::Env env, Napi::Object exports) {
-  exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  void* shapes = const_cast<ObjectShapes*>(ObjectShapes::New(env, kResultKeys));
+  exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn", shapes));
 }
 
 }  // namespace pp

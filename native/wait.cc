@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "objects.h"
 #include "pidfd.h"
 
 namespace pp {
@@ -48,50 +49,82 @@ void ReapDiscard(pid_t pid, int pidfd) {
   }
 }
 
+namespace {
+
+// The keys of the objects this file makes (objects.h: the table is each
+// export's function data).
+enum WaitKey : size_t {
+  // WaitStatus, in the order JS sees its keys.
+  kPid, kRaw, kExited, kExitStatus, kSignaled, kTermSignal, kCoreDumped,
+  kStopped, kStopSignal, kContinued, kExitCode, kRusage,
+  // ResourceUsage, likewise.
+  kUserCPUTime, kSystemCPUTime, kMaxRSS, kMinorPageFault, kMajorPageFault,
+  kFsRead, kFsWrite, kVoluntaryContextSwitches, kInvoluntaryContextSwitches,
+  kWaitKeyCount
+};
+const char* const kWaitKeyNames[kWaitKeyCount] = {
+    "pid", "raw", "exited", "exitStatus", "signaled", "termSignal",
+    "coreDumped", "stopped", "stopSignal", "continued", "exitCode", "rusage",
+    "userCPUTime", "systemCPUTime", "maxRSS", "minorPageFault",
+    "majorPageFault", "fsRead", "fsWrite", "voluntaryContextSwitches",
+    "involuntaryContextSwitches"};
+
+}  // namespace
+
 // The reaped child's resources (wait4), named as Node's
 // process.resourceUsage() names them: CPU times in microseconds, maxRSS in
 // KiB.
-Napi::Object MakeResourceUsage(Napi::Env env, const struct rusage& ru) {
-  Napi::Object u = Napi::Object::New(env);
+Napi::Object MakeResourceUsage(Napi::Env env, const ObjectShapes& shapes,
+                               const struct rusage& ru) {
   auto micros = [](const struct timeval& tv) {
     return static_cast<double>(tv.tv_sec) * 1e6 + static_cast<double>(tv.tv_usec);
   };
-  u.Set("userCPUTime", Napi::Number::New(env, micros(ru.ru_utime)));
-  u.Set("systemCPUTime", Napi::Number::New(env, micros(ru.ru_stime)));
-  u.Set("maxRSS", Napi::Number::New(env, static_cast<double>(ru.ru_maxrss)));
-  u.Set("minorPageFault", Napi::Number::New(env, static_cast<double>(ru.ru_minflt)));
-  u.Set("majorPageFault", Napi::Number::New(env, static_cast<double>(ru.ru_majflt)));
-  u.Set("fsRead", Napi::Number::New(env, static_cast<double>(ru.ru_inblock)));
-  u.Set("fsWrite", Napi::Number::New(env, static_cast<double>(ru.ru_oublock)));
-  u.Set("voluntaryContextSwitches", Napi::Number::New(env, static_cast<double>(ru.ru_nvcsw)));
-  u.Set("involuntaryContextSwitches", Napi::Number::New(env, static_cast<double>(ru.ru_nivcsw)));
-  return u;
+  auto number = [env](double value) -> napi_value { return Napi::Number::New(env, value); };
+  napi_value values[] = {
+      number(micros(ru.ru_utime)),
+      number(micros(ru.ru_stime)),
+      number(static_cast<double>(ru.ru_maxrss)),
+      number(static_cast<double>(ru.ru_minflt)),
+      number(static_cast<double>(ru.ru_majflt)),
+      number(static_cast<double>(ru.ru_inblock)),
+      number(static_cast<double>(ru.ru_oublock)),
+      number(static_cast<double>(ru.ru_nvcsw)),
+      number(static_cast<double>(ru.ru_nivcsw)),
+  };
+  static_assert(sizeof(values) / sizeof(values[0]) == kWaitKeyCount - kUserCPUTime, "one value per key");
+  return shapes.Make(env, kUserCPUTime, kWaitKeyCount - kUserCPUTime, values);
 }
 
-Napi::Object MakeWaitStatus(Napi::Env env, int pid, int raw, const struct rusage* ru) {
-  Napi::Object s = Napi::Object::New(env);
+Napi::Object MakeWaitStatus(Napi::Env env, const ObjectShapes& shapes, int pid,
+                            int raw, const struct rusage* ru) {
   bool exited = WIFEXITED(raw);
   bool signaled = WIFSIGNALED(raw);
   bool stopped = WIFSTOPPED(raw);
   bool continued = WIFCONTINUED(raw);
-  s.Set("pid", Napi::Number::New(env, pid));
-  s.Set("raw", Napi::Number::New(env, raw));
-  s.Set("exited", Napi::Boolean::New(env, exited));
-  s.Set("exitStatus", exited ? Napi::Number::New(env, WEXITSTATUS(raw)) : env.Null());
-  s.Set("signaled", Napi::Boolean::New(env, signaled));
-  s.Set("termSignal", signaled ? Napi::Number::New(env, WTERMSIG(raw)) : env.Null());
-  s.Set("coreDumped", Napi::Boolean::New(env, signaled && WCOREDUMP(raw)));
-  s.Set("stopped", Napi::Boolean::New(env, stopped));
-  s.Set("stopSignal", stopped ? Napi::Number::New(env, WSTOPSIG(raw)) : env.Null());
-  s.Set("continued", Napi::Boolean::New(env, continued));
-  Napi::Value code = env.Null();
-  if (exited) code = Napi::Number::New(env, WEXITSTATUS(raw));
-  if (signaled) code = Napi::Number::New(env, -WTERMSIG(raw));
-  s.Set("exitCode", code);
+  napi_value null = env.Null();
+  auto number = [env](int value) -> napi_value { return Napi::Number::New(env, value); };
+  auto boolean = [env](bool value) -> napi_value { return Napi::Boolean::New(env, value); };
+  napi_value code = null;
+  if (exited) code = number(WEXITSTATUS(raw));
+  if (signaled) code = number(-WTERMSIG(raw));
   // Only a reaped child has final resource usage to report.
   bool reaped = ru != nullptr && (exited || signaled);
-  s.Set("rusage", reaped ? Napi::Value(MakeResourceUsage(env, *ru)) : env.Null());
-  return s;
+  napi_value values[] = {
+      number(pid),
+      number(raw),
+      boolean(exited),
+      exited ? number(WEXITSTATUS(raw)) : null,
+      boolean(signaled),
+      signaled ? number(WTERMSIG(raw)) : null,
+      boolean(signaled && WCOREDUMP(raw)),
+      boolean(stopped),
+      stopped ? number(WSTOPSIG(raw)) : null,
+      boolean(continued),
+      code,
+      reaped ? static_cast<napi_value>(MakeResourceUsage(env, shapes, *ru)) : null,
+  };
+  static_assert(sizeof(values) / sizeof(values[0]) == kUserCPUTime, "one value per key");
+  return shapes.Make(env, kPid, kUserCPUTime, values);
 }
 
 namespace {
@@ -107,14 +140,14 @@ pid_t WaitRetry(pid_t pid, int* status, int flags, struct rusage* ru) {
   return r;
 }
 
-Napi::Value StatusOrNull(Napi::Env env, pid_t pid, int flags) {
+Napi::Value StatusOrNull(Napi::Env env, const ObjectShapes& shapes, pid_t pid, int flags) {
   int status = 0;
   struct rusage ru;
   memset(&ru, 0, sizeof(ru));
   pid_t r = WaitRetry(pid, &status, flags, &ru);
   if (r < 0) ThrowErrno(env, errno, "waitpid");
   if (r == 0) return env.Null();
-  return MakeWaitStatus(env, r, status, &ru);
+  return MakeWaitStatus(env, shapes, r, status, &ru);
 }
 
 // The wait status waitpid would have returned, rebuilt from waitid's
@@ -143,7 +176,8 @@ int WaitidFlags(int waitpid_flags) {
 
 // The child `pidfd` refers to, waited for through the pidfd: never another
 // process that got its pid. `flags` are waitpid's.
-Napi::Value PidfdStatusOrNull(Napi::Env env, int pidfd, int flags) {
+Napi::Value PidfdStatusOrNull(Napi::Env env, const ObjectShapes& shapes, int pidfd,
+                              int flags) {
   siginfo_t info;
   memset(&info, 0, sizeof(info));  // si_pid stays 0 when WNOHANG finds nothing
   struct rusage ru;
@@ -154,7 +188,7 @@ Napi::Value PidfdStatusOrNull(Napi::Env env, int pidfd, int flags) {
   } while (r < 0 && errno == EINTR);
   if (r < 0) ThrowErrno(env, errno, "waitid");
   if (info.si_pid == 0) return env.Null();
-  return MakeWaitStatus(env, info.si_pid, RawStatus(info), &ru);
+  return MakeWaitStatus(env, shapes, info.si_pid, RawStatus(info), &ru);
 }
 
 // waitpid's options object: { nohang, untraced, continued } -> flags.
@@ -165,10 +199,15 @@ int WaitOptions(Napi::Env env, Napi::Value value) {
          (OptionalBool(env, o, "continued", false) ? WCONTINUED : 0);
 }
 
+const ObjectShapes& ShapesOf(const Napi::CallbackInfo& info) {
+  return *static_cast<const ObjectShapes*>(info.Data());
+}
+
 Napi::Value Waitpid(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 1);
   pid_t pid = ValueInt(info.Env(), info[0], "pid", 1, INT32_MAX);
-  return StatusOrNull(info.Env(), pid, WaitOptions(info.Env(), info[1]));
+  const ObjectShapes& shapes = ShapesOf(info);
+  return StatusOrNull(info.Env(), shapes, pid, WaitOptions(info.Env(), info[1]));
 }
 
 // pidfdWait(pidfd, options): waitpid for the child a pidfd refers to.
@@ -176,9 +215,10 @@ Napi::Value Waitpid(const Napi::CallbackInfo& info) {
 Napi::Value PidfdWait(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 1);
   int pidfd = ValueInt(info.Env(), info[0], "pidfd", 0, INT32_MAX);
+  const ObjectShapes& shapes = ShapesOf(info);
   int flags = WaitOptions(info.Env(), info[1]);
   if (!PidfdEnabled()) ThrowErrno(info.Env(), ENOSYS, "waitid");
-  return PidfdStatusOrNull(info.Env(), pidfd, flags);
+  return PidfdStatusOrNull(info.Env(), shapes, pidfd, flags);
 }
 
 // pidfdExitStatus(pidfd, pid): the status of a child reaped by someone
@@ -194,7 +234,7 @@ Napi::Value PidfdExitStatusExport(const Napi::CallbackInfo& info) {
   int known = PidfdExitStatus(pidfd, &status);
   if (known < 0) ThrowErrno(env, errno, "ioctl");
   if (known == 0) return env.Null();
-  return MakeWaitStatus(env, pid, status, nullptr);
+  return MakeWaitStatus(env, ShapesOf(info), pid, status, nullptr);
 }
 
 // Fallback exit notification for a pid with no pidfd: a helper thread
@@ -255,27 +295,28 @@ bool WaitExitFallback(Napi::Env env, pid_t pid, int64_t deadline) {
 
 Napi::Value WaitpidTimeout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const ObjectShapes& shapes = ShapesOf(info);
   CheckArgCount(info, 1);
   pid_t pid = ValueInt(env, info[0], "pid", 1, INT32_MAX);
-  if (OptionalValue(info[1]).IsEmpty()) return StatusOrNull(env, pid, 0);  // no timeout: forever
+  if (OptionalValue(info[1]).IsEmpty()) return StatusOrNull(env, shapes, pid, 0);  // no timeout: forever
   if (!info[1].IsNumber()) ThrowTypeError(env, "The \"timeout\" argument must be of type number");
   double seconds = info[1].As<Napi::Number>().DoubleValue();
   if (std::isnan(seconds)) ThrowRangeError(env, "The value of \"timeout\" must not be NaN");
-  if (seconds <= 0) return StatusOrNull(env, pid, WNOHANG);
-  if (seconds > 1e9) return StatusOrNull(env, pid, 0);
+  if (seconds <= 0) return StatusOrNull(env, shapes, pid, WNOHANG);
+  if (seconds > 1e9) return StatusOrNull(env, shapes, pid, 0);
 
   int64_t deadline = NowNs() + static_cast<int64_t>(seconds * 1e9);
-  Napi::Value ready = StatusOrNull(env, pid, WNOHANG);
+  Napi::Value ready = StatusOrNull(env, shapes, pid, WNOHANG);
   if (!ready.IsNull()) return ready;
 
   if (!PidfdEnabled()) {
     if (!WaitExitFallback(env, pid, deadline)) return env.Null();
-    return StatusOrNull(env, pid, WNOHANG);
+    return StatusOrNull(env, shapes, pid, WNOHANG);
   }
   int fd = PidfdOpen(pid);
   if (fd < 0) {
     // ESRCH: no such process; let waitpid say what is wrong (ECHILD).
-    if (errno == ESRCH) return StatusOrNull(env, pid, WNOHANG);
+    if (errno == ESRCH) return StatusOrNull(env, shapes, pid, WNOHANG);
     ThrowErrno(env, errno, "pidfd_open");
   }
   for (;;) {
@@ -291,7 +332,7 @@ Napi::Value WaitpidTimeout(const Napi::CallbackInfo& info) {
     // pid was reaped and reused meanwhile. Errors are waitid's (ECHILD).
     Napi::Value status;
     try {
-      status = PidfdStatusOrNull(env, fd, WNOHANG);
+      status = PidfdStatusOrNull(env, shapes, fd, WNOHANG);
     } catch (...) {
       CloseFd(fd);
       throw;
@@ -311,20 +352,21 @@ Napi::Value DecodeWaitStatus(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 1);
   int raw = ValueInt(info.Env(), info[0], "raw", 0, 0xffff);
   int pid = info[1].IsUndefined() ? 0 : ValueInt(info.Env(), info[1], "pid", 0, INT32_MAX);
-  return MakeWaitStatus(info.Env(), pid, raw, nullptr);
+  return MakeWaitStatus(info.Env(), ShapesOf(info), pid, raw, nullptr);
 }
 
 }  // namespace
 
 void InitWait(Napi::Env env, Napi::Object exports) {
-  exports.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));
+  void* shapes = const_cast<ObjectShapes*>(ObjectShapes::New(env, kWaitKeyNames));
+  exports.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid", shapes));
   exports.Set("waitpidTimeout",
-              Napi::Function::New(env, WaitpidTimeout, "waitpidTimeout"));
-  exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));
+              Napi::Function::New(env, WaitpidTimeout, "waitpidTimeout", shapes));
+  exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait", shapes));
   exports.Set("pidfdExitStatus",
-              Napi::Function::New(env, PidfdExitStatusExport, "pidfdExitStatus"));
+              Napi::Function::New(env, PidfdExitStatusExport, "pidfdExitStatus", shapes));
   exports.Set("decodeWaitStatus",
-              Napi::Function::New(env, DecodeWaitStatus, "decodeWaitStatus"));
+              Napi::Function::New(env, DecodeWaitStatus, "decodeWaitStatus", shapes));
 }
 
 }  // namespace pp

@@ -16,6 +16,7 @@
         "forkchild.cc",
         "../errors.cc",
         "../fds.cc",
+        "../objects.cc",
         "../pidfd.cc",
         "../poll.cc",
         "../process.cc",
