@@ -4,7 +4,8 @@
 // Reaping: a non-refed readiness subscription on the sentinel reaps the child
 // as soon as it exits, so an unjoined child never stays a zombie and never
 // keeps the event loop alive. join() makes that same subscription refed while
-// it waits: one poll handle per child, O(1) work per exit, no scans.
+// it waits: one watched fd per child in the thread's reactor (watch.ts), O(1)
+// work per exit, no scans.
 // A child with a pidfd is waited for through it (waitid(P_PIDFD)), never by
 // pid: code elsewhere in the program may reap our child (a waitpid(-1)) and
 // its pid go to another process. The child is reaped at most once and never
