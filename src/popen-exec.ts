@@ -22,13 +22,15 @@ export function launchProgram(request: ProgramRequest): { launched: Launched; st
   const stdio = prepareStdio(request.stdio);
   let launched: Launched;
   try {
+    // One object shape for every launch (absent options are undefined, not
+    // left out by spreads): docs/design.md, "Throughput: the per-child path".
     launched = binding.spawn(request.executable, [request.executable, ...request.args], {
       fds: stdio.fds,
-      ...(env === undefined ? {} : { env }),
-      ...(request.cwd === null ? {} : { cwd: request.cwd }),
-      ...(request.parentDeathSignal === 0 ? {} : { parentDeathSignal: request.parentDeathSignal }),
+      env,
+      cwd: request.cwd ?? undefined,
+      parentDeathSignal: request.parentDeathSignal,
       // A bare name is looked up in PATH, like execvp and child_process.
-      ...(request.executable.includes('/') ? {} : { path: searchDirs(request.env) }),
+      path: request.executable.includes('/') ? undefined : searchDirs(request.env),
     });
   } catch (error) {
     releaseStdio(stdio, true);

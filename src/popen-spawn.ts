@@ -153,9 +153,9 @@ export function launchSpawn(request: SpawnRequest): { launched: Launched; stream
     const fds = [...std, payloadPipe[0], liveness, ...slots.map((slot) => slot.fd)];
     launched = binding.spawn(process.execPath, [process.execPath, ...childExecArgv(), MAIN], {
       fds,
-      ...(env === undefined ? {} : { env }),
-      ...(request.cwd === null ? {} : { cwd: request.cwd }),
-      ...(request.parentDeathSignal === 0 ? {} : { parentDeathSignal: request.parentDeathSignal }),
+      env,
+      cwd: request.cwd ?? undefined,
+      parentDeathSignal: request.parentDeathSignal,
     });
   } catch (error) {
     releaseStdio(stdio, true);

@@ -54,6 +54,19 @@ function sharedEndedSentinel(): number | null {
   return readEnd;
 }
 
+// Closes the fds of a Popen that was dropped unclosed (its Process dropped):
+// only one that still holds fds of its own once reaped is registered, one
+// whose sentinel number was handed out or whose retire failed (EMFILE). A
+// running child's Popen is never unreachable (the children set and its
+// reaper hold it). Registering every child would cost more than it saves:
+// V8's young-generation GC keeps a registered target alive, so each Process
+// and all it refers to would be promoted to the old generation
+// (docs/design.md, "Throughput: the per-child path").
+const dropped = new FinalizationRegistry<{ pidfd: number | null; sentinel: number }>((held) => {
+  if (held.pidfd !== null && held.pidfd !== held.sentinel) releaseFd(held.pidfd);
+  releaseFd(held.sentinel);
+});
+
 // Children waited for by pid (no pidfd), not yet reaped, by pid. A launch
 // that gets one of these pids proves that child was reaped elsewhere and
 // its pid reused (Popen.launched).
@@ -92,6 +105,8 @@ export class Popen {
   #kept = false;
   // The child's own fds are closed; #sentinel is the shared ended one.
   #retired = false;
+  // In `dropped`: the fds are closed if this Popen is collected unclosed.
+  #guarded = false;
   #status: WaitStatus | null = null;
   #closed = false;
   #lost = false;
@@ -137,6 +152,7 @@ export class Popen {
   /** The sentinel for the program: this number stays readable until close(). */
   exposeSentinel(): number {
     this.#kept = true;
+    this.#guard();
     return this.#sentinel;
   }
 
@@ -271,6 +287,7 @@ export class Popen {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#guarded) dropped.unregister(this);
     this.#disarm();
     this.#forget();
     for (const done of [...this.#waiters]) done();
@@ -392,7 +409,10 @@ export class Popen {
   #retire(): void {
     if (this.#kept || this.#retired || this.#closed) return;
     const shared = sharedEndedSentinel();
-    if (shared === null) return;
+    if (shared === null) {
+      this.#guard();
+      return;
+    }
     const own = this.#sentinel;
     const pidfd = this.#pidfd;
     this.#sentinel = shared;
@@ -401,6 +421,13 @@ export class Popen {
     if (pidfd !== null && pidfd !== own) releaseFd(pidfd);
     // Last: library waits on the old number (wait()) are woken to look again.
     releaseFd(own);
+  }
+
+  // Once this Popen keeps fds of its own for good: they are closed if it is dropped.
+  #guard(): void {
+    if (this.#guarded || this.#closed || this.#retired) return;
+    this.#guarded = true;
+    dropped.register(this, { pidfd: this.#pidfd, sentinel: this.#sentinel }, this);
   }
 }
 

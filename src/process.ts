@@ -55,15 +55,6 @@ let restoreProcessImpl: (
   kwargs: Record<string, unknown> | null,
 ) => Process;
 
-// Closes the sentinel of a started Process that was dropped unclosed, once
-// its child has been reaped (the reaper does not keep the Process alive;
-// the children set holds it only while the child runs). Only a sentinel
-// whose number the program read is still open then: a finished child's
-// own fds are closed when it is reaped (popen.ts).
-const finalizer = new FinalizationRegistry<Popen>((popen) => {
-  if (popen.status !== null || popen.lost) popen.close();
-});
-
 const SIGNALS = { SIGTERM: binding.signals.SIGTERM!, SIGKILL: binding.signals.SIGKILL!, SIGINT: binding.signals.SIGINT! };
 
 function closedError(): ProcessError {
@@ -207,8 +198,11 @@ export class Process {
     let launched: Launched;
     let source: StatusSource | null = null;
     if (this.#program !== null) {
+      const program = this.#program;
       const result = getLaunchers().program({
-        ...this.#program,
+        executable: program.executable,
+        env: program.env,
+        cwd: program.cwd,
         args: this.#args as string[],
         stdio: this.#stdio,
         parentDeathSignal: this.#parentDeathSignal,
@@ -250,7 +244,6 @@ export class Process {
     this.#args = [];
     this.#kwargs = null;
     addChild(this, popen);
-    finalizer.register(this, popen, popen);
   }
 
   /** Waits for the child to end, or `timeout` seconds; never rejects on timeout. */
@@ -314,7 +307,6 @@ export class Process {
           'Cannot close a process while it is still running. You should first call join() or terminate().',
         );
       }
-      finalizer.unregister(popen);
       popen.close();
       removeChild(this);
     }
