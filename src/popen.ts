@@ -113,7 +113,8 @@ export class Popen {
   #reaper: Subscription | null = null;
   #retry: NodeJS.Timeout | null = null;
   #retryMs = 0;
-  readonly #waiters = new Set<() => void>();
+  // The pending wait()s' callbacks; made by the first wait().
+  #waiters: Set<() => void> | null = null;
   readonly #source: StatusSource | null;
   #failure: Error | null = null;
 
@@ -167,6 +168,11 @@ export class Popen {
   /** The child is gone but its status could not be read (ECHILD). */
   get lost(): boolean {
     return this.#lost;
+  }
+
+  /** The status comes from a StatusSource (a forkserver child): only such a child can have a `failure`. */
+  get external(): boolean {
+    return this.#source !== null;
   }
 
   /** Why the status will never be known (a StatusSource's error), or null. */
@@ -242,10 +248,10 @@ export class Popen {
       let timer: Timer | null = null;
       const done = (): void => {
         timer?.cancel();
-        if (this.#waiters.delete(done)) this.#updateRef();
+        if (this.#waiters?.delete(done)) this.#updateRef();
         resolve();
       };
-      this.#waiters.add(done);
+      (this.#waiters ??= new Set()).add(done);
       this.#updateRef();
       if (timeoutSec !== null) timer = timerUntil(deadlineIn(timeoutSec)!, done);
     });
@@ -290,7 +296,7 @@ export class Popen {
     if (this.#guarded) dropped.unregister(this);
     this.#disarm();
     this.#forget();
-    for (const done of [...this.#waiters]) done();
+    this.#releaseWaiters();
     if (this.#retired) return; // the shared sentinel is never closed
     if (this.#pidfd !== null && this.#pidfd !== this.#sentinel) releaseFd(this.#pidfd);
     releaseFd(this.#sentinel);
@@ -335,7 +341,7 @@ export class Popen {
   }
 
   #arm(): void {
-    this.#reaper = whenReadable(this.#sentinel, () => this.#onReadable(), { ref: this.#waiters.size > 0 });
+    this.#reaper = whenReadable(this.#sentinel, () => this.#onReadable(), { ref: this.#waiting() });
   }
 
   #disarm(): void {
@@ -357,11 +363,19 @@ export class Popen {
       this.#retry = null;
       this.#onReadable();
     }, this.#retryMs);
-    if (this.#waiters.size === 0) this.#retry.unref();
+    if (!this.#waiting()) this.#retry.unref();
+  }
+
+  #waiting(): boolean {
+    return this.#waiters !== null && this.#waiters.size > 0;
+  }
+
+  #releaseWaiters(): void {
+    if (this.#waiters !== null) for (const done of [...this.#waiters]) done();
   }
 
   #updateRef(): void {
-    const wanted = this.#waiters.size > 0;
+    const wanted = this.#waiting();
     this.#reaper?.setRef(wanted);
     if (this.#retry !== null) {
       if (wanted) this.#retry.ref();
@@ -393,7 +407,7 @@ export class Popen {
     this.#disarm();
     this.#forget();
     this.#retire();
-    for (const done of [...this.#waiters]) done();
+    this.#releaseWaiters();
     const onExit = this.onExit;
     this.onExit = null;
     onExit?.();

@@ -256,8 +256,10 @@ export class Process {
     } catch (error) {
       return Promise.reject(error);
     }
-    return popen.wait(seconds).then(() => {
-      if (popen.status !== null) removeChild(this);
+    // A finished child has left the children set already (Popen.onExit).
+    const waited = popen.wait(seconds);
+    if (!popen.external) return waited;
+    return waited.then(() => {
       // A forkserver child whose server died: its status is unknown.
       if (popen.failure !== null) throw popen.failure;
     });
@@ -267,7 +269,6 @@ export class Process {
   joinSync(timeout?: number | null): void {
     const popen = this.#checkJoin();
     popen.waitSync(validateTimeout(timeout));
-    if (popen.status !== null) removeChild(this);
     if (popen.failure !== null) throw popen.failure;
   }
 

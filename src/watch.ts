@@ -6,14 +6,10 @@
 // (popen-stdio.ts). No thread, no threadpool work, no polling loop.
 import { binding } from './binding.js';
 
-interface Subscriber {
-  callback: () => void;
-  ref: boolean;
-}
-
 /** An fd watched for readiness: its subscribers, each called once. */
 interface Entry {
-  subscribers: Set<Subscriber>;
+  // Most fds have one subscriber (a child's reaper): an array, not a Set.
+  subscribers: Subscriber[];
   /** How many subscribers keep the loop alive. */
   refs: number;
 }
@@ -25,7 +21,7 @@ export interface DataSink {
 }
 
 const entries = new Map<number, Entry>();
-const sinks = new Map<number, DataSink>();
+const sinks = new Map<number, Reading>();
 // Watched fds (entries and reading sinks) that keep the loop alive.
 let refCount = 0;
 
@@ -37,17 +33,15 @@ function addRefs(delta: number): void {
 
 function dispatch(fd: number, chunk?: Buffer | null | number): void {
   if (chunk !== undefined) {
-    const sink = sinks.get(fd);
-    if (sink !== undefined) sink.onData(chunk);
+    sinks.get(fd)?.onData(chunk);
     return;
   }
   const entry = entries.get(fd);
   if (entry === undefined) return;
   // Level-triggered: every current subscriber is called once and dropped,
   // so a readiness nobody consumes (an exited child) cannot spin.
-  const due = [...entry.subscribers];
   drop(fd, entry);
-  for (const s of due) s.callback();
+  for (const s of entry.subscribers) s.callback();
 }
 
 binding.reactorInit(dispatch);
@@ -56,13 +50,6 @@ function drop(fd: number, entry: Entry): void {
   entries.delete(fd);
   binding.reactorUnwatch(fd);
   if (entry.refs > 0) addRefs(-1);
-}
-
-function unsubscribe(fd: number, subscriber: Subscriber): void {
-  const entry = entries.get(fd);
-  if (entry === undefined || !entry.subscribers.delete(subscriber)) return;
-  if (subscriber.ref) setEntryRefs(entry, entry.refs - 1);
-  if (entry.subscribers.size === 0) drop(fd, entry);
 }
 
 function setEntryRefs(entry: Entry, refs: number): void {
@@ -77,6 +64,32 @@ export interface Subscription {
   setRef(ref: boolean): void;
 }
 
+// One whenReadable() call: its own handle (one object per subscription).
+class Subscriber implements Subscription {
+  constructor(
+    readonly fd: number,
+    readonly callback: () => void,
+    public ref: boolean,
+  ) {}
+
+  cancel(): void {
+    const entry = entries.get(this.fd);
+    const i = entry === undefined ? -1 : entry.subscribers.indexOf(this);
+    if (i < 0) return;
+    entry!.subscribers.splice(i, 1);
+    if (this.ref) setEntryRefs(entry!, entry!.refs - 1);
+    if (entry!.subscribers.length === 0) drop(this.fd, entry!);
+  }
+
+  setRef(ref: boolean): void {
+    if (this.ref === ref) return;
+    this.ref = ref;
+    const entry = entries.get(this.fd);
+    if (entry === undefined || !entry.subscribers.includes(this)) return;
+    setEntryRefs(entry, entry.refs + (ref ? 1 : -1));
+  }
+}
+
 /**
  * Calls `callback` once, the first time `fd` is readable or hung up.
  * `ref: false` lets the process exit while waiting. Cancel every
@@ -87,24 +100,13 @@ export function whenReadable(fd: number, callback: () => void, options: { ref?: 
   let entry = entries.get(fd);
   if (entry === undefined) {
     binding.reactorWatch(fd, false);
-    entry = { subscribers: new Set(), refs: 0 };
+    entry = { subscribers: [], refs: 0 };
     entries.set(fd, entry);
   }
-  const subscriber: Subscriber = { callback, ref: options.ref ?? true };
-  entry.subscribers.add(subscriber);
+  const subscriber = new Subscriber(fd, callback, options.ref ?? true);
+  entry.subscribers.push(subscriber);
   if (subscriber.ref) setEntryRefs(entry, entry.refs + 1);
-  return {
-    cancel() {
-      unsubscribe(fd, subscriber);
-    },
-    setRef(ref: boolean) {
-      if (subscriber.ref === ref) return;
-      const current = entries.get(fd);
-      subscriber.ref = ref;
-      if (current === undefined || !current.subscribers.has(subscriber)) return;
-      setEntryRefs(current, current.refs + (ref ? 1 : -1));
-    },
-  };
+  return subscriber;
 }
 
 /** A reading sink's handle: pause (stop reading), resume, ref/unref, stop. */
@@ -116,6 +118,57 @@ export interface DataWatch {
   stop(): void;
 }
 
+// One readData() call: the watch handed to the caller, and the sink the
+// reactor's chunks go through.
+class Reading implements DataWatch {
+  #reading = false;
+  #ref = true;
+  #stopped = false;
+
+  constructor(
+    readonly fd: number,
+    readonly sink: DataSink,
+  ) {}
+
+  onData(chunk: Buffer | null | number): void {
+    if (chunk === null || typeof chunk === 'number') this.#halt();
+    this.sink.onData(chunk);
+  }
+
+  pause(): void {
+    if (!this.#reading) return;
+    binding.reactorUnwatch(this.fd);
+    this.#halt();
+  }
+
+  resume(): void {
+    if (this.#reading || this.#stopped) return;
+    binding.reactorWatch(this.fd, true);
+    this.#reading = true;
+    sinks.set(this.fd, this);
+    if (this.#ref) addRefs(1);
+  }
+
+  setRef(on: boolean): void {
+    if (on === this.#ref) return;
+    this.#ref = on;
+    if (this.#reading) addRefs(on ? 1 : -1);
+  }
+
+  stop(): void {
+    this.pause();
+    this.#stopped = true;
+  }
+
+  // The reactor no longer reads it (EOF, an error, or pause()).
+  #halt(): void {
+    if (!this.#reading) return;
+    this.#reading = false;
+    sinks.delete(this.fd);
+    if (this.#ref) addRefs(-1);
+  }
+}
+
 /**
  * Reads `fd` (made non-blocking) as data arrives and hands each chunk to
  * `sink`, until EOF, an error or stop(). While reading it keeps the loop
@@ -123,46 +176,9 @@ export interface DataWatch {
  */
 export function readData(fd: number, sink: DataSink): DataWatch {
   if (entries.has(fd) || sinks.has(fd)) throw new Error(`fd ${fd} is already watched`);
-  let reading = false;
-  let ref = true;
-  let stopped = false;
-  const wrapped: DataSink = {
-    onData(chunk) {
-      if (chunk === null || typeof chunk === 'number') halt();
-      sink.onData(chunk);
-    },
-  };
-  const halt = (): void => {
-    if (!reading) return;
-    reading = false;
-    sinks.delete(fd);
-    if (ref) addRefs(-1);
-  };
-  const watch: DataWatch = {
-    pause() {
-      if (!reading) return;
-      binding.reactorUnwatch(fd);
-      halt();
-    },
-    resume() {
-      if (reading || stopped) return;
-      binding.reactorWatch(fd, true);
-      reading = true;
-      sinks.set(fd, wrapped);
-      if (ref) addRefs(1);
-    },
-    setRef(on: boolean) {
-      if (on === ref) return;
-      ref = on;
-      if (reading) addRefs(on ? 1 : -1);
-    },
-    stop() {
-      watch.pause();
-      stopped = true;
-    },
-  };
-  watch.resume();
-  return watch;
+  const reading = new Reading(fd, sink);
+  reading.resume();
+  return reading;
 }
 
 /**
@@ -173,10 +189,9 @@ export function readData(fd: number, sink: DataSink): DataWatch {
  */
 export function closeWatched(fd: number): void {
   const entry = entries.get(fd);
-  const due = entry ? [...entry.subscribers] : [];
   if (entry) drop(fd, entry);
   binding.close(fd);
-  for (const s of due) s.callback();
+  if (entry) for (const s of entry.subscribers) s.callback();
 }
 
 /** The watched fds (readiness subscribers) that are readable right now: one epoll_wait, nothing called. */
