@@ -4,7 +4,7 @@
 // reaped (by its reaper, join, isAlive, exitCode, close).
 import { binding } from './binding.js';
 import type { Popen } from './popen.js';
-import { readableNow } from './watch.js';
+import { deliveryCount, readableNow } from './watch.js';
 
 /** What the registry needs of a child's owner (a Process). */
 export interface ChildOwner {
@@ -49,6 +49,21 @@ export const cleanup = (function cleanup(): void {
     if (popen.pollIfEnded(readable) !== null || popen.closed || popen.lost) children.delete(owner);
   }
 });
+
+let deliveriesSeen = -1;
+
+/**
+ * cleanup() for start(), as CPython's Process.start() runs _cleanup(): so
+ * that a program starting children in a loop that never yields does not
+ * pile up zombies. Skipped when the reactor has called back since the last
+ * start(): the event loop has turned, and every sentinel readable then went
+ * to its child's reaper (docs/design.md, "Throughput: the per-child path").
+ */
+export function reapAtStart(): void {
+  const seen = deliveryCount();
+  if (seen === deliveriesSeen) cleanup();
+  else deliveriesSeen = seen;
+}
 
 /** Started children that have not finished; reaps the finished ones. */
 export function liveChildren(): ChildOwner[] {

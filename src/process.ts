@@ -12,7 +12,7 @@ import { isMainThread } from 'node:worker_threads';
 import { binding, type Launched } from './binding.js';
 import { takeSpawnRecord, type SelfRecord } from './child/record.js';
 import { invokeTarget, runProcessTarget } from './child/runtarget.js';
-import { addChild, cleanup, forgetChildren, liveChildren, removeChild } from './children.js';
+import { addChild, forgetChildren, liveChildren, reapAtStart, removeChild } from './children.js';
 import { assertStartMethod, getLaunchers, getStartMethod, type StartMethod } from './context.js';
 import { invalidArgType, ProcessError } from './errors.js';
 import { dropInheritedLiveness, livenessReadEnd } from './liveness.js';
@@ -194,7 +194,7 @@ export class Process {
           'exits, so a worker thread\'s child would get it when the worker ends',
       );
     }
-    cleanup();
+    reapAtStart();
     let launched: Launched;
     let source: StatusSource | null = null;
     if (this.#program !== null) {

@@ -24,6 +24,9 @@ const entries = new Map<number, Entry>();
 const sinks = new Map<number, Reading>();
 // Watched fds (entries and reading sinks) that keep the loop alive.
 let refCount = 0;
+// Deliveries so far: tells a caller whether the reactor has handed out
+// readiness since it last looked (children.ts, reapAtStart()).
+let deliveries = 0;
 
 function addRefs(delta: number): void {
   const before = refCount;
@@ -32,6 +35,7 @@ function addRefs(delta: number): void {
 }
 
 function dispatch(fd: number, chunk?: Buffer | null | number): void {
+  deliveries++;
   if (chunk !== undefined) {
     sinks.get(fd)?.onData(chunk);
     return;
@@ -197,6 +201,11 @@ export function closeWatched(fd: number): void {
 /** The watched fds (readiness subscribers) that are readable right now: one epoll_wait, nothing called. */
 export function readableNow(): Set<number> {
   return entries.size === 0 ? new Set() : new Set(binding.reactorReady());
+}
+
+/** How many times the reactor has called back so far (any fd). */
+export function deliveryCount(): number {
+  return deliveries;
 }
 
 /** Number of fds with an active watch (for leak tests). */

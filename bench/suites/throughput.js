@@ -22,8 +22,10 @@ const CONCURRENCY = [1, 16, 64];
 const METHODS = [
   { id: 'process', label: "Process (executable, stdout 'pipe') + join", node: 'processPipe' },
   { id: 'raw', label: 'posix.spawn + posix.pipe + wait()', node: 'raw' },
-  { id: 'execFile', label: 'child_process.execFile', node: 'cpExecFile', slowWhenBig: true },
-  { id: 'cpSpawn', label: "child_process.spawn (stdout 'pipe')", node: 'cpSpawn', slowWhenBig: true },
+  // In a worker of their own: once child_process has run, libuv's SIGCHLD
+  // handler wakes its process at every child's exit, ours included.
+  { id: 'execFile', label: 'child_process.execFile', node: 'cpExecFile', slowWhenBig: true, cp: true },
+  { id: 'cpSpawn', label: "child_process.spawn (stdout 'pipe')", node: 'cpSpawn', slowWhenBig: true, cp: true },
   { id: 'c', label: 'C posix_spawn + pipe + poll loop', c: 'posix_spawn' },
 ];
 
@@ -66,8 +68,12 @@ export async function run({ rounds, quick, onTick, previous }) {
     const floor = compileC('throughput.c', dir);
     const start = (w) => (workers.push(w), w);
     const sets = [
-      { node: start(nodeWorker('node', 'throughput')), c: null },
-      { node: start(nodeWorker('node+1GiB', 'throughput', { holdBuffersMb: GIB_MB })), c: null },
+      { node: start(nodeWorker('node', 'throughput')), cp: start(nodeWorker('node, child_process', 'throughput')), c: null },
+      {
+        node: start(nodeWorker('node+1GiB', 'throughput', { holdBuffersMb: GIB_MB })),
+        cp: start(nodeWorker('node+1GiB, child_process', 'throughput', { holdBuffersMb: GIB_MB })),
+        c: null,
+      },
     ];
     if (floor.skip) notes.push(`C floor skipped: ${floor.skip}`);
     else {
@@ -96,7 +102,7 @@ export async function run({ rounds, quick, onTick, previous }) {
     for (const [i, parent] of PARENTS.entries()) {
       for (const k of CONCURRENCY) {
         for (const m of METHODS) {
-          const w = m.c ? sets[i].c : sets[i].node;
+          const w = m.c ? sets[i].c : m.cp ? sets[i].cp : sets[i].node;
           if (!w) continue;
           const op = m.c ?? m.node;
           const n = batchSize(quick, parent.suffix !== '' && m.slowWhenBig === true);
