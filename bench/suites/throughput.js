@@ -19,13 +19,17 @@ export const name = 'throughput';
 const GIB_MB = 1024;
 const CONCURRENCY = [1, 16, 64];
 
+// `worker`: the node worker a method runs in. Each has its own, as the
+// previous version has: batches of one method warm the JIT and leave
+// garbage that another's would pay for (interleaved in one process, the raw
+// layer's batches made Process's ~20 % dearer), and once child_process has
+// run, libuv's SIGCHLD handler wakes its process at every child's exit,
+// ours included.
 const METHODS = [
-  { id: 'process', label: "Process (executable, stdout 'pipe') + join", node: 'processPipe' },
-  { id: 'raw', label: 'posix.spawn + posix.pipe + wait()', node: 'raw' },
-  // In a worker of their own: once child_process has run, libuv's SIGCHLD
-  // handler wakes its process at every child's exit, ours included.
-  { id: 'execFile', label: 'child_process.execFile', node: 'cpExecFile', slowWhenBig: true, cp: true },
-  { id: 'cpSpawn', label: "child_process.spawn (stdout 'pipe')", node: 'cpSpawn', slowWhenBig: true, cp: true },
+  { id: 'process', label: "Process (executable, stdout 'pipe') + join", node: 'processPipe', worker: 'process' },
+  { id: 'raw', label: 'posix.spawn + posix.pipe + wait()', node: 'raw', worker: 'raw' },
+  { id: 'execFile', label: 'child_process.execFile', node: 'cpExecFile', slowWhenBig: true, worker: 'cp' },
+  { id: 'cpSpawn', label: "child_process.spawn (stdout 'pipe')", node: 'cpSpawn', slowWhenBig: true, worker: 'cp' },
   { id: 'c', label: 'C posix_spawn + pipe + poll loop', c: 'posix_spawn' },
 ];
 
@@ -67,13 +71,11 @@ export async function run({ rounds, quick, onTick, previous }) {
   try {
     const floor = compileC('throughput.c', dir);
     const start = (w) => (workers.push(w), w);
+    const nodeSet = (label, options) =>
+      Object.fromEntries(['process', 'raw', 'cp'].map((w) => [w, start(nodeWorker(`${label} (${w})`, 'throughput', options))]));
     const sets = [
-      { node: start(nodeWorker('node', 'throughput')), cp: start(nodeWorker('node, child_process', 'throughput')), c: null },
-      {
-        node: start(nodeWorker('node+1GiB', 'throughput', { holdBuffersMb: GIB_MB })),
-        cp: start(nodeWorker('node+1GiB, child_process', 'throughput', { holdBuffersMb: GIB_MB })),
-        c: null,
-      },
+      { node: nodeSet('node', {}), c: null },
+      { node: nodeSet('node+1GiB', { holdBuffersMb: GIB_MB }), c: null },
     ];
     if (floor.skip) notes.push(`C floor skipped: ${floor.skip}`);
     else {
@@ -82,7 +84,8 @@ export async function run({ rounds, quick, onTick, previous }) {
     }
     let before = previous ? start(nodeWorker('node (previous version)', 'throughput', { packageDir: previous })) : null;
     for (const [i, set] of sets.entries()) {
-      notes.push(`node parent${PARENTS[i].label}: RSS ${Math.round((await set.node.ready()).rssKb / 1024)} MiB`);
+      notes.push(`node parent${PARENTS[i].label}: RSS ${Math.round((await set.node.process.ready()).rssKb / 1024)} MiB`);
+      await Promise.all([set.node.raw.ready(), set.node.cp.ready()]);
       if (set.c) notes.push(`C parent${PARENTS[i].label}: RSS ${Math.round((await set.c.ready()).rssKb / 1024)} MiB`);
     }
     if (before) {
@@ -102,7 +105,7 @@ export async function run({ rounds, quick, onTick, previous }) {
     for (const [i, parent] of PARENTS.entries()) {
       for (const k of CONCURRENCY) {
         for (const m of METHODS) {
-          const w = m.c ? sets[i].c : m.cp ? sets[i].cp : sets[i].node;
+          const w = m.c ? sets[i].c : sets[i].node[m.worker];
           if (!w) continue;
           const op = m.c ?? m.node;
           const n = batchSize(quick, parent.suffix !== '' && m.slowWhenBig === true);
