@@ -99,6 +99,29 @@ describe('36 a reaped child holds no fd of its own', function () {
     p.close();
   });
 
+  it('start() in a loop that never yields reaps the children that finished before it (no zombie pile-up)', async function () {
+    await settle();
+    const started = [];
+    for (let i = 0; i < 5; i++) {
+      const p = new Process({ executable: '/bin/true' });
+      p.start();
+      started.push(p);
+      // Block until it has exited, without letting the event loop turn: its
+      // reaper cannot run, so only the next start() can reap it.
+      expect(posix.poll([{ fd: p.sentinel, events: POLLIN }], 5000)[0], 'the sentinel is ready').to.not.equal(0);
+      // On the pipe fallback the pipe ends a moment before the child is a zombie.
+      for (let ms = 0; ms < 2000 && !zombieChildren().includes(p.pid); ms++) posix.poll([], 1);
+      expect(zombieChildren(), `child ${i} is a zombie until something reaps it`).to.include(p.pid);
+    }
+    // Every start() after the first reaped the child before it.
+    const zombies = zombieChildren();
+    expect(started.slice(0, -1).filter((p) => zombies.includes(p.pid))).to.deep.equal([]);
+    expect(zombies).to.include(started[4].pid);
+    expect(started.slice(0, -1).map((p) => p.exitCode)).to.deep.equal([0, 0, 0, 0]);
+    await started[4].join();
+    for (const p of started) p.close();
+  });
+
   describe('start + join loops without close() under ulimit -n 128', function () {
     this.timeout(120000);
     const runs = [
