@@ -5,6 +5,7 @@
 // same sentinel can both listen, and the data readers of captured output
 // (popen-stdio.ts). No thread, no threadpool work, no polling loop.
 import { binding } from './binding.js';
+import { invalidArgValue } from './errors.js';
 
 /** An fd watched for readiness: its subscribers, each called once. */
 interface Entry {
@@ -100,7 +101,8 @@ class Subscriber implements Subscription {
  * subscription on an fd before closing the fd.
  */
 export function whenReadable(fd: number, callback: () => void, options: { ref?: boolean } = {}): Subscription {
-  if (sinks.has(fd)) throw new Error(`fd ${fd} is being read`);
+  // The reactor holds one registration per fd, and the stream's data would be ours to take.
+  if (sinks.has(fd)) throw invalidArgValue('fd', fd, "is being read by a Process's stdout/stderr stream: wait for the stream's data instead");
   let entry = entries.get(fd);
   if (entry === undefined) {
     binding.reactorWatch(fd, false);

@@ -48,6 +48,22 @@ describe('29 Process, stdout/stderr readers and the reactor', function () {
     p.close();
   });
 
+  it("wait() on a reading stream's fd: RangeError ERR_INVALID_ARG_VALUE, nothing left watched, the stream unharmed", async function () {
+    const p = new Process({ executable: '/bin/sh', args: ['-c', 'sleep 0.2; echo late'], stdio: ['ignore', 'pipe', 'inherit'] });
+    p.start();
+    const watched = watchedFdCount();
+    const { wait } = await import('../dist/index.js');
+    let error = null;
+    await wait([p.stdout.fd], 5).catch((e) => (error = e));
+    expect(error).to.be.an.instanceOf(RangeError);
+    expect(error.code).to.equal('ERR_INVALID_ARG_VALUE');
+    expect(error.message).to.match(/is being read by a Process's stdout\/stderr stream/);
+    expect(watchedFdCount()).to.equal(watched);
+    expect(await collect(p.stdout)).to.equal('late\n');
+    await p.join();
+    p.close();
+  });
+
   it('10 MiB with a consumer that pauses: every byte in order, and nothing read while paused', async function () {
     const n = 10 * MiB;
     const p = new Process({ executable: '/bin/sh', args: ['-c', `yes 0123456789abcdef | head -c ${n}`], stdio: ['ignore', 'pipe', 'inherit'] });
