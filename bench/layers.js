@@ -27,6 +27,7 @@ const CHILD = process.env.CHILD ?? '/bin/echo';
 const dist = (file) => new URL(`../dist/${file}`, import.meta.url).href;
 
 async function measure(layer) {
+  const { batch, readAll } = await import('./workers/ops-throughput.js');
   const { binding } = await import(dist('binding.js'));
   const { readData, whenReadable, closeWatched } = await import(dist('watch.js'));
   const { PipeReader } = await import(dist('pipe-reader.js'));
@@ -36,14 +37,6 @@ async function measure(layer) {
   const devNull = fs.openSync('/dev/null', 'r');
   const argv = [CHILD, 'hi'];
   const fds = [devNull, -1, 2];
-  const readAll = (stream) =>
-    new Promise((resolve, reject) => {
-      let text = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => (text += chunk));
-      stream.once('error', reject);
-      stream.once('end', () => resolve(text));
-    });
   const reaped = (pidfd) =>
     new Promise((resolve) =>
       whenReadable(pidfd, () => {
@@ -103,22 +96,13 @@ async function measure(layer) {
     },
   };
   const op = ops[layer];
-  const batch = async (n) => {
-    let started = 0;
-    const lane = async () => {
-      while (started < n) {
-        started++;
-        await op();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(K, n) }, lane));
-  };
-  await batch(Math.min(N, 500)); // JIT warm-up
+  const run = (n) => batch(`${K}:${n}`, op);
+  await run(Math.min(N, 500)); // JIT warm-up
   const rounds = [];
   for (let i = 0; i < 3; i++) {
     const cpu = process.cpuUsage();
     const t0 = performance.now();
-    await batch(N);
+    await run(N);
     const ms = performance.now() - t0;
     const used = process.cpuUsage(cpu);
     rounds.push({ cpuUs: (used.user + used.system) / N, perSec: (N / ms) * 1000 });

@@ -16,8 +16,8 @@ function check(out, what) {
   if (out !== EXPECTED) throw new Error(`${what}: stdout ${JSON.stringify(out)}`);
 }
 
-/** Runs `one` n times, k at a time. */
-async function batch(arg, one) {
+/** Runs `one` n times, k at a time (`arg`: "K:N"). */
+export async function batch(arg, one) {
   const [k, n] = String(arg).split(':').map(Number);
   if (!(k >= 1 && n >= 1)) throw new Error(`bad K:N '${arg}'`);
   let started = 0;
@@ -31,7 +31,7 @@ async function batch(arg, one) {
 }
 
 /** A readable stream's whole text. */
-function readAll(stream) {
+export function readAll(stream) {
   return new Promise((resolve, reject) => {
     let text = '';
     stream.setEncoding('utf8');
