@@ -418,8 +418,8 @@ export class Popen {
   }
 
   // A finished child holds no fd of its own: its sentinel becomes the shared
-  // ended one, unless the program holds its number (then close() or the
-  // Process's finalizer closes it, as before).
+  // ended one, unless the program holds its number (then close() closes it,
+  // or `dropped` once this Popen is collected).
   #retire(): void {
     if (this.#kept || this.#retired || this.#closed) return;
     const shared = sharedEndedSentinel();
