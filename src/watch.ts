@@ -79,11 +79,11 @@ class Subscriber implements Subscription {
 
   cancel(): void {
     const entry = entries.get(this.fd);
-    const i = entry === undefined ? -1 : entry.subscribers.indexOf(this);
-    if (i < 0) return;
-    entry!.subscribers.splice(i, 1);
-    if (this.ref) setEntryRefs(entry!, entry!.refs - 1);
-    if (entry!.subscribers.length === 0) drop(this.fd, entry!);
+    const i = entry?.subscribers.indexOf(this) ?? -1;
+    if (entry === undefined || i < 0) return;
+    entry.subscribers.splice(i, 1);
+    if (this.ref) setEntryRefs(entry, entry.refs - 1);
+    if (entry.subscribers.length === 0) drop(this.fd, entry);
   }
 
   setRef(ref: boolean): void {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { readlinkSync, readdirSync, writeSync } from 'node:fs';
 import { Duplex, PassThrough } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { Process, posix } from '../dist/index.js';
+import { Process, posix, wait } from '../dist/index.js';
 import { binding, watchedFdCount, whenReadable } from './internals.js';
 import { collect, expectNoLeaks, seconds } from './helpers.js';
 import { reap, spawnNode } from './nodechild.js';
@@ -52,7 +52,6 @@ describe('29 Process, stdout/stderr readers and the reactor', function () {
     const p = new Process({ executable: '/bin/sh', args: ['-c', 'sleep 0.2; echo late'], stdio: ['ignore', 'pipe', 'inherit'] });
     p.start();
     const watched = watchedFdCount();
-    const { wait } = await import('../dist/index.js');
     let error = null;
     await wait([p.stdout.fd], 5).catch((e) => (error = e));
     expect(error).to.be.an.instanceOf(RangeError);
