@@ -34,9 +34,17 @@ async function until(condition, ms) {
 async function parentWithChildren(signal) {
   const parent = spawn(process.execPath, ['--single-threaded', fixture, signal], { stdio: ['ignore', 'pipe', 'inherit'] });
   let text = '';
+  let exited = false;
   parent.stdout.on('data', (chunk) => (text += chunk));
-  expect(await until(() => text.includes('\n'), 30000), 'the fixture reports its children').to.equal(true);
-  return { parent, pids: JSON.parse(text) };
+  parent.once('exit', () => (exited = true));
+  const reported = await until(() => text.includes('\n') || exited, 30000);
+  const pids = reported && text.includes('\n') ? JSON.parse(text) : null;
+  if (pids === null || pids.error !== undefined) {
+    // Never leave the fixture (and the children it holds) behind.
+    if (!exited) await killParent(parent);
+    expect.fail(`the fixture did not report its children: ${pids?.error ?? (exited ? 'it exited' : 'no answer in 30 s')}`);
+  }
+  return { parent, pids };
 }
 
 async function killParent(parent) {
