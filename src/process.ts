@@ -277,9 +277,8 @@ export class Process {
     if (this.#current) return true;
     if (this.#parentPid !== process.pid) throw new ProcessError('ERR_PROCESS_NOT_CHILD', 'can only test a child process');
     if (this.#popen === null) return false;
-    if (this.#popen.poll() === null && !this.#popen.lost) return true;
-    removeChild(this);
-    return false;
+    // A finished child has left the children set already (Popen.onExit).
+    return this.#popen.poll() === null && !this.#popen.lost;
   }
 
   /** SIGTERM to the child; a no-op once it has exited. */
