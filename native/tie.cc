@@ -108,11 +108,11 @@ bool ReapIfExited(const TiedChild& c) {
 }
 
 // The reaper thread: reaps each released child as it exits, closes its
-// pidfd, and ends when none is left. It touches no Node-API state (the environment
-// is gone). pidfds are polled together; on the pipe fallback the sentinel
-// says nothing (the child's own children may hold the write end), so each
-// pid is waited for in turn with a blocking waitpid: a child that exits
-// early stays a zombie until those before it are reaped.
+// pidfd, and ends when none is left. It touches no Node-API state (the
+// environment is gone). pidfds are polled together; on the pipe fallback
+// the sentinel says nothing (the child's own children may hold the write
+// end), so each pid is waited for in turn with a blocking waitpid: a child
+// that exits early stays a zombie until those before it are reaped.
 void* ReapReleased(void* arg) {
   std::vector<TiedChild>* left = static_cast<std::vector<TiedChild>*>(arg);
   std::vector<struct pollfd> pfds;
@@ -230,14 +230,18 @@ Napi::Value TieChild(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// untieChild(pid): the program reaps the child and closes its fds itself
-// (call before either).
+// untieChild(pid, sentinel): the program reaps the child and closes its fds
+// itself (call before either). The sentinel, an open fd, tells apart a
+// child reaped elsewhere from a new one that got its pid.
 Napi::Value UntieChild(const Napi::CallbackInfo& info) {
-  CheckArgCount(info, 1);
+  CheckArgCount(info, 2);
   pid_t pid = ValueInt(info.Env(), info[0], "pid", 1, INT32_MAX);
+  int sentinel = ValueInt(info.Env(), info[1], "sentinel", 0, INT32_MAX);
   std::vector<TiedChild>& children = TiesOf(info)->children;
   children.erase(std::remove_if(children.begin(), children.end(),
-                                [pid](const TiedChild& c) { return c.pid == pid; }),
+                                [pid, sentinel](const TiedChild& c) {
+                                  return c.pid == pid && c.sentinel == sentinel;
+                                }),
                  children.end());
   return info.Env().Undefined();
 }

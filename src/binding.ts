@@ -107,7 +107,7 @@ export interface Binding {
    * exits (a reaper thread); its fds closed. pidfd -1: none.
    */
   tieChild(pid: number, pidfd: number, sentinel: number, policy: 'end' | 'release' | 'terminate'): void;
-  untieChild(pid: number): void;
+  untieChild(pid: number, sentinel: number): void;
   signalName(signal: number): string | null;
   signals: Record<string, number>;
   /**

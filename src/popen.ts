@@ -349,7 +349,7 @@ export class Popen {
     const tie = this.#tie;
     if (tie !== null) {
       this.#tie = null;
-      untieChild(this.pid);
+      untieChild({ pid: this.pid, pidfd: this.#pidfd, sentinel: this.#sentinel });
     }
     return tie;
   }

@@ -32,6 +32,6 @@ export function tieChild(launched: Launched, policy: ChildTie): boolean {
   return true;
 }
 
-export function untieChild(pid: number): void {
-  if (!isMainThread) binding.untieChild(pid);
+export function untieChild(launched: Launched): void {
+  if (!isMainThread) binding.untieChild(launched.pid, launched.sentinel);
 }
