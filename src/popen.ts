@@ -138,7 +138,8 @@ export class Popen {
     } else {
       Popen.launched(this.pid);
       if (this.#pidfd === null) unreapedByPid.set(this.pid, this);
-      if (tie !== null) this.#tieTo(tie);
+      // launched itself: no object made per child on the main thread.
+      if (tie !== null && tieChild(launched, tie)) this.#tie = tie;
     }
     this.#arm();
   }
