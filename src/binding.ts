@@ -101,9 +101,13 @@ export interface Binding {
   /** Closed at this thread's Node-API teardown unless untied first (native/tie.cc). */
   tieFd(fd: number): void;
   untieFd(fd: number): void;
-  /** At this thread's teardown: given 2 s to exit, then SIGKILL; reaped; its fds closed. pidfd -1: none. */
-  tieChild(pid: number, pidfd: number, sentinel: number): void;
-  untieChild(pid: number): void;
+  /**
+   * At this thread's teardown, by policy: 'end' given 2 s to exit, then
+   * SIGKILL; 'release' left running; 'terminate' SIGTERM. Reaped once it
+   * exits (a reaper thread); its fds closed. pidfd -1: none.
+   */
+  tieChild(pid: number, pidfd: number, sentinel: number, policy: 'end' | 'release' | 'terminate'): void;
+  untieChild(pid: number, sentinel: number): void;
   signalName(signal: number): string | null;
   signals: Record<string, number>;
   /**

@@ -13,9 +13,13 @@
 // Once reaped, the child's own fds are closed and `sentinel` is a shared,
 // always-readable fd, unless the program was handed the sentinel's number
 // (kept until close()). docs/design.md, "Sentinels, waiting and pid reuse".
+// In a worker thread a child of ours is tied to the thread until it is
+// reaped, so that the thread's end, where no JS runs, still reaps it and
+// closes its fds (thread-ties.ts; docs/design.md, "forkserver", A worker's
+// own children at its end).
 import { writeSync } from 'node:fs';
 import { binding, type Launched, type WaitStatus } from './binding.js';
-import { tieFd, untieFd } from './thread-ties.js';
+import { tieChild, tieFd, untieChild, untieFd, type ChildTie } from './thread-ties.js';
 import { deadlineIn, pollUntil, remainingMs, timerUntil, type Timer } from './timing.js';
 import { closeWatched, whenReadable, type Subscription } from './watch.js';
 
@@ -117,8 +121,11 @@ export class Popen {
   #waiters: Set<() => void> | null = null;
   readonly #source: StatusSource | null;
   #failure: Error | null = null;
+  // While tied to this worker thread (thread-ties.ts): what its end does.
+  #tie: ChildTie | null = null;
 
-  constructor(launched: Launched, source: StatusSource | null = null) {
+  /** `tie`: a child of ours is tied to the worker thread that launches it, by that policy, until reaped. */
+  constructor(launched: Launched, source: StatusSource | null = null, tie: ChildTie | null = null) {
     this.pid = launched.pid;
     this.#pidfd = launched.pidfd;
     this.#sentinel = launched.sentinel;
@@ -131,6 +138,8 @@ export class Popen {
     } else {
       Popen.launched(this.pid);
       if (this.#pidfd === null) unreapedByPid.set(this.pid, this);
+      // launched itself: no object made per child on the main thread.
+      if (tie !== null && tieChild(launched, tie)) this.#tie = tie;
     }
     this.#arm();
   }
@@ -184,7 +193,7 @@ export class Popen {
   poll(): number | null {
     if (this.#status !== null) return this.#status.exitCode;
     if (this.#closed || this.#lost) return null;
-    this.#settleFrom(this.#wait(true));
+    this.#settleFrom(this.#wait(0));
     return (this.#status as WaitStatus | null)?.exitCode ?? null;
   }
 
@@ -213,7 +222,7 @@ export class Popen {
       // A plain blocking waitpid, as CPython's join() without timeout: it
       // does not depend on the pipe sentinel (which a grandchild might hold
       // open). The native call retries EINTR.
-      this.#settleFrom(this.#wait(false));
+      this.#settleFrom(this.#wait(null));
       return;
     }
     // Poll the sentinel, then reap without blocking: a pidfd is readable
@@ -231,7 +240,7 @@ export class Popen {
         // zombie (its fds close before exit_notify), or early if the program
         // closed the write end itself: wait on the pid for the time left.
         const left = deadline === null ? null : (deadline - performance.now()) / 1000;
-        if (left === null || left > 0) this.#settleFrom(this.#waitpidTimeout(left));
+        if (left === null || left > 0) this.#settleFrom(this.#wait(left));
         return true;
       }
       // Exited, nothing to reap: another thread is reaping it right now.
@@ -296,25 +305,54 @@ export class Popen {
     if (this.#guarded) dropped.unregister(this);
     this.#disarm();
     this.#forget();
+    this.#untie();
     this.#releaseWaiters();
     if (this.#retired) return; // the shared sentinel is never closed
     if (this.#pidfd !== null && this.#pidfd !== this.#sentinel) releaseFd(this.#pidfd);
     releaseFd(this.#sentinel);
   }
 
-  // One wait for our child: through its pidfd when it has one, else by pid.
-  // ECHILD (reaped behind our back): the status the kernel kept for the
+  // One wait for our child, for `timeoutSec` (0: WNOHANG, null: until it
+  // exits, else by pid only): through its pidfd when it has one, else by
+  // pid. ECHILD (reaped behind our back): the status the kernel kept for the
   // pidfd if any, else the child is lost; either way the result is settled
   // here and null returned.
-  #wait(nohang: boolean): WaitStatus | null {
-    if (this.#source !== null) return this.#fromSource(nohang ? this.#source.poll() : this.#source.waitSync(null));
+  // A tied child waited for by pid is untied for the wait, and tied again if
+  // it still runs: the thread's teardown must never wait for a pid we reaped
+  // (another process's by then). With a pidfd it names only this child: it
+  // is untied once finished, before its fds close (#finish).
+  #wait(timeoutSec: number | null): WaitStatus | null {
+    if (this.#source !== null) return this.#fromSource(timeoutSec === 0 ? this.#source.poll() : this.#source.waitSync(null));
+    const untied = this.#pidfd === null ? this.#untie() : null;
+    let status: WaitStatus | null;
     try {
-      return this.#pidfd !== null ? binding.pidfdWait(this.#pidfd, { nohang }) : binding.waitpid(this.pid, { nohang });
+      if (this.#pidfd !== null) status = binding.pidfdWait(this.#pidfd, { nohang: timeoutSec === 0 });
+      else if (timeoutSec === 0 || timeoutSec === null) status = binding.waitpid(this.pid, { nohang: timeoutSec === 0 });
+      else status = binding.waitpidTimeout(this.pid, timeoutSec);
     } catch (error) {
-      if (!isCode(error, 'ECHILD')) throw error;
+      if (!isCode(error, 'ECHILD')) {
+        if (untied !== null) this.#tieTo(untied);
+        throw error;
+      }
       this.#reapedElsewhere();
       return null;
     }
+    if (untied !== null && status === null) this.#tieTo(untied);
+    return status;
+  }
+
+  #tieTo(tie: ChildTie): void {
+    this.#tie = tieChild({ pid: this.pid, pidfd: this.#pidfd, sentinel: this.#sentinel }, tie) ? tie : null;
+  }
+
+  // The policy it was tied by, or null.
+  #untie(): ChildTie | null {
+    const tie = this.#tie;
+    if (tie !== null) {
+      this.#tie = null;
+      untieChild({ pid: this.pid, pidfd: this.#pidfd, sentinel: this.#sentinel });
+    }
+    return tie;
   }
 
   #fromSource(result: WaitStatus | Error | null): WaitStatus | null {
@@ -322,16 +360,6 @@ export class Popen {
     this.#failure = result;
     this.#lose();
     return null;
-  }
-
-  #waitpidTimeout(seconds: number | null): WaitStatus | null {
-    try {
-      return binding.waitpidTimeout(this.pid, seconds);
-    } catch (error) {
-      if (!isCode(error, 'ECHILD')) throw error;
-      this.#reapedElsewhere();
-      return null;
-    }
   }
 
   #reapedElsewhere(): void {
@@ -406,6 +434,7 @@ export class Popen {
   #finish(): void {
     this.#disarm();
     this.#forget();
+    this.#untie();
     this.#retire();
     this.#releaseWaiters();
     const onExit = this.onExit;

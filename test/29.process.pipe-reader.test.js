@@ -3,16 +3,53 @@
 // destroy before EOF, ref/unref, the stream API, a worker that ends while
 // reading, and fds that leave the reactor behind its back.
 import { expect } from 'chai';
-import { readlinkSync, readdirSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, readdirSync, writeSync } from 'node:fs';
 import { Duplex, PassThrough } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { Process, posix, wait } from '../dist/index.js';
 import { binding, watchedFdCount, whenReadable } from './internals.js';
-import { collect, expectNoLeaks, seconds } from './helpers.js';
+import { collect, expectNoLeaks, procStat, seconds } from './helpers.js';
 import { reap, spawnNode } from './nodechild.js';
 
 const MiB = 1024 * 1024;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Whether this process still holds child `pid`'s sentinel `sentinel`, whose
+ * link was `link` (a pidfd: for that pid; a pipe: that very pipe).
+ */
+function sentinelHeld({ pid, sentinel, link }) {
+  let info;
+  let now;
+  try {
+    info = readFileSync(`/proc/self/fdinfo/${sentinel}`, 'utf8');
+    now = readlinkSync(`/proc/self/fd/${sentinel}`);
+  } catch {
+    return false; // not open
+  }
+  if (now !== link) return false;
+  return !/pidfd/.test(link) || new RegExp(`^Pid:\\s*${pid}$`, 'm').test(info);
+}
+
+const threadCount = () => Number(/^Threads:\s*(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+
+/** Resolves once `check()` holds; fails after a generous deadline. */
+async function until(check, what, timeoutSec = 10) {
+  const t0 = performance.now();
+  while (!check()) {
+    if (seconds(t0) > timeoutSec) expect.fail(`not within ${timeoutSec} s: ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Once child `pid` of this process is reaped: /proc/<pid> is gone (a zombie keeps it). */
+const untilGone = (pid) => until(() => !existsSync(`/proc/${pid}`), `child ${pid} reaped`);
+
+/** Once the worker's released child is reaped and its sentinel closed. */
+async function untilReleased(child) {
+  await untilGone(child.pid);
+  await until(() => !sentinelHeld(child), `child ${child.pid}'s sentinel closed`);
+}
 
 /** `yes 0123456789abcdef | head -c n`, as this process computes it. */
 function expectedYes(n) {
@@ -160,12 +197,17 @@ describe('29 Process, stdout/stderr readers and the reactor', function () {
       import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)}).then(({ Process }) => {
         const p = new Process({ executable: '/bin/sh', args: ['-c', 'echo hi; sleep 1'], stdio: ['ignore', 'pipe', 'inherit'] });
         p.start();
-        p.stdout.once('data', () => parentPort.postMessage({ link: readlinkSync('/proc/self/fd/' + p.stdout.fd), pid: p.pid, sentinel: p.sentinel }));
+        p.stdout.once('data', () => parentPort.postMessage({
+          link: readlinkSync('/proc/self/fd/' + p.stdout.fd),
+          pid: p.pid,
+          sentinel: p.sentinel,
+          sentinelLink: readlinkSync('/proc/self/fd/' + p.sentinel),
+        }));
       });
       `,
       { eval: true },
     );
-    const { link, pid, sentinel } = await new Promise((resolve, reject) => {
+    const { link, pid, sentinel, sentinelLink } = await new Promise((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
     });
@@ -179,10 +221,90 @@ describe('29 Process, stdout/stderr readers and the reactor', function () {
       }
     });
     expect(open).to.not.include(link);
-    // A worker's children are not tied to it (docs/api.md, worker threads):
-    // its child lives on, with the sentinel the worker held. Ours to clean.
-    expect(posix.waitpid(pid).exitCode).to.equal(0);
-    posix.close(sentinel);
+    // The worker's end released its child (next describe): it lives on, and
+    // is reaped once it exits, its sentinel closed.
+    await untilGone(pid);
+    await until(() => !sentinelHeld({ pid, sentinel, link: sentinelLink }), 'sentinel closed');
+  });
+
+  describe("a worker's own children when worker.terminate() ends it (no JS runs)", function () {
+    // A worker that starts `children` (Process options) and posts their pids
+    // and sentinels, then blocks (`busy`) or idles; terminated by the test.
+    async function workerWith(children, { busy = false } = {}) {
+      const worker = new Worker(
+        `
+        const { parentPort } = require('node:worker_threads');
+        const { readlinkSync, readFileSync } = require('node:fs');
+        import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)}).then(({ Process }) => {
+          const started = ${JSON.stringify(children)}.map((options) => {
+            const p = new Process(options);
+            p.start();
+            return { pid: p.pid, sentinel: p.sentinel, link: readlinkSync('/proc/self/fd/' + p.sentinel) };
+          });
+          parentPort.postMessage(started);
+          // Kept running until terminated (its natural end would join them).
+          if (${busy}) for (;;);
+          setInterval(() => {}, 1000);
+        });
+        `,
+        { eval: true },
+      );
+      const started = await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      for (const child of started) {
+        const { link } = child;
+        expect(link).to.match(/^(anon_inode:\[?pidfd\]?|pipe:\[\d+\])$/);
+        expect(sentinelHeld(child)).to.equal(true);
+      }
+      return { worker, started };
+    }
+
+    it('a running child is not killed; its sentinel is closed, and it is reaped once it exits', async function () {
+      const threads = threadCount();
+      const sleeper = { executable: '/bin/sleep', args: ['30'] };
+      const { worker, started } = await workerWith([sleeper, sleeper]);
+      await worker.terminate();
+      await sleep(300);
+      for (const { pid } of started) expect(procStat(pid).state).to.not.equal('Z'); // alive, not killed
+      expect(threadCount(), 'one reaper thread').to.equal(threads + 1);
+      // Each is reaped as it exits (no zombie) and its sentinel closed, the
+      // other left running.
+      process.kill(started[0].pid, 'SIGKILL');
+      await untilReleased(started[0]);
+      expect(procStat(started[1].pid).state).to.not.equal('Z');
+      process.kill(started[1].pid, 'SIGKILL');
+      await untilReleased(started[1]);
+      // The reaper thread has ended with its last child.
+      await until(() => threadCount() === threads, 'Threads back to ' + threads);
+    });
+
+    it('a child that exits by itself after the worker ended is reaped', async function () {
+      const { worker, started } = await workerWith([{ executable: '/bin/sleep', args: ['0.3'] }]);
+      await worker.terminate();
+      await untilReleased(started[0]);
+    });
+
+    it('a daemon child gets SIGTERM and is reaped', async function () {
+      const threads = threadCount();
+      const t0 = performance.now();
+      const { worker, started } = await workerWith([{ executable: '/bin/sleep', args: ['30'], daemon: true }]);
+      await worker.terminate();
+      await untilReleased(started[0]);
+      expect(seconds(t0)).to.be.below(20); // not its own 30 s
+      await until(() => threadCount() === threads, 'Threads back to ' + threads);
+    });
+
+    it('a child that has exited while the worker was blocked is reaped at the end', async function () {
+      const threads = threadCount();
+      const { worker, started } = await workerWith([{ executable: '/bin/true' }], { busy: true });
+      await until(() => procStat(started[0].pid).state === 'Z', 'the child a zombie');
+      await worker.terminate();
+      expect(sentinelHeld(started[0])).to.equal(false);
+      expect(existsSync(`/proc/${started[0].pid}`), 'reaped at the teardown').to.equal(false);
+      expect(threadCount()).to.equal(threads); // no reaper thread needed
+    });
   });
 
   describe('the reactor', function () {

@@ -19,7 +19,7 @@ import { livenessReadEnd } from '../liveness.js';
 import { Popen, type StatusSource } from '../popen.js';
 import { encodePayload, type SpawnRequest } from '../popen-spawn.js';
 import { devNullFd, openStreams, prepareStdio, releaseStdio } from '../popen-stdio.js';
-import { tieChild, tieFd, untieChild, untieFd } from '../thread-ties.js';
+import { tieFd, untieFd } from '../thread-ties.js';
 import { deadlineIn, remainingMs, type Deadline } from '../timing.js';
 import { validateArray, validateString } from '../validate.js';
 import { closeWatched, whenReadable, type Subscription } from '../watch.js';
@@ -161,15 +161,14 @@ class Server {
     binding.close(theirs);
     this.socket = ours;
     // A worker's server ends with its thread: at its teardown the socket is
-    // closed (EOF: the server exits) and the server reaped (thread-ties.ts).
+    // closed (EOF: the server exits) and the server reaped (thread-ties.ts;
+    // its Popen ties it, 'end').
     tieFd(ours);
-    tieChild(launched);
     // Reaped when it ends (a non-refed watcher); not one of our Processes.
-    // Its fds stay until close(), which comes after the untie.
-    this.#process = new Popen(launched);
+    // Its fds stay until close().
+    this.#process = new Popen(launched, null, 'end');
     this.#process.exposeSentinel();
     this.#process.onExit = () => {
-      untieChild(launched.pid);
       this.#process.close();
     };
     this.#arm();
