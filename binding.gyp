@@ -24,6 +24,10 @@
       "defines": [
         "NAPI_VERSION=8",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
+        # A call that fails while its worker is being terminated cannot throw
+        # into JS: without this, node-addon-api rethrows it as a C++
+        # exception that escapes the callback and aborts the whole process.
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "_GNU_SOURCE"
       ],
       "cflags_cc": [
