@@ -131,6 +131,9 @@ Napi::Object MakeWaitStatus(Napi::Env env, const ObjectShapes& shapes, int pid,
 // Reaps a child whose status nobody wants (a failed exec or fork): through
 // its pidfd when it has one (pidfd >= 0), else by pid. EINTR retried.
 void ReapDiscard(pid_t pid, int pidfd);
+// The same without blocking (WNOHANG): true once the child is reaped, or
+// gone (ECHILD: reaped elsewhere); false while it runs. EINTR retried.
+bool ReapDiscardNow(pid_t pid, int pidfd);
 
 // Per-file initialisers of the main addon.
 void InitFds(Napi::Env env, Napi::Object exports);

@@ -9,13 +9,11 @@
 // reaps it, so the two never both close (a reused fd number) or reap (a
 // recycled pid).
 #include <pthread.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <vector>
 
 #include "common.h"
@@ -74,37 +72,19 @@ void EndChild(const TiedChild& c, int64_t deadline_ns) {
     // The fallback sentinel is not waited on: the server's own fork
     // children inherit its write end. The pid is: until reaped it is ours.
     for (;;) {
-      int status;
-      pid_t r = waitpid(c.pid, &status, WNOHANG);
-      if (r == c.pid || (r < 0 && errno != EINTR)) {
+      if (ReapDiscardNow(c.pid, -1)) {
         reaped = true;  // or ECHILD: reaped by someone else, nothing to do
         break;
       }
-      if (r == 0 && RemainingMs(deadline_ns) == 0) {
+      if (RemainingMs(deadline_ns) == 0) {
         SendSignal(c.pid, SIGKILL);  // still our unreaped child: its pid
         break;
       }
-      if (r == 0) SleepMs(1);
+      SleepMs(1);
     }
   }
   if (!reaped) ReapDiscard(c.pid, c.pidfd);
   CloseChildFds(c);
-}
-
-// True once `c` is reaped now (WNOHANG) or gone (reaped elsewhere: ECHILD).
-bool ReapIfExited(const TiedChild& c) {
-  for (;;) {
-    if (c.pidfd >= 0) {
-      siginfo_t info;
-      memset(&info, 0, sizeof info);
-      if (WaitidPidfd(c.pidfd, &info, WEXITED | WNOHANG, nullptr) == 0) return info.si_pid != 0;
-    } else {
-      int status;
-      pid_t r = waitpid(c.pid, &status, WNOHANG);
-      if (r >= 0) return r == c.pid;
-    }
-    if (errno != EINTR) return true;
-  }
 }
 
 // The reaper thread: reaps each released child as it exits, closes its
@@ -175,7 +155,7 @@ void EndTies(void* arg) {
   auto* left = new std::vector<TiedChild>();
   for (const TiedChild& c : ties->children) {
     if (c.policy == Policy::kEnd) EndChild(c, deadline);
-    else if (ReapIfExited(c)) CloseChildFds(c);
+    else if (ReapDiscardNow(c.pid, c.pidfd)) CloseChildFds(c);
     else if (c.pidfd >= 0) left->push_back(c);
     else {
       // The reaper waits by pid: the fallback sentinel is of no use to it.

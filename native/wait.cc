@@ -49,6 +49,21 @@ void ReapDiscard(pid_t pid, int pidfd) {
   }
 }
 
+bool ReapDiscardNow(pid_t pid, int pidfd) {
+  for (;;) {
+    if (pidfd >= 0) {
+      siginfo_t info;
+      memset(&info, 0, sizeof info);  // si_pid stays 0 if it still runs
+      if (WaitidPidfd(pidfd, &info, WEXITED | WNOHANG, nullptr) == 0) return info.si_pid != 0;
+    } else {
+      int status;
+      pid_t r = waitpid(pid, &status, WNOHANG);
+      if (r >= 0) return r == pid;
+    }
+    if (errno != EINTR) return true;
+  }
+}
+
 namespace {
 
 // The keys of the objects this file makes (objects.h: the table is each
