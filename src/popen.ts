@@ -124,7 +124,7 @@ export class Popen {
   // While tied to this worker thread (thread-ties.ts): what its end does.
   #tie: ChildTie | null = null;
 
-  /** `tie`: a child of ours is tied to the worker thread that launches it, by that policy, until reaped. */
+  /** `tie`: a child of ours (no `source`) is tied to the worker thread that launches it, by that policy, until reaped. */
   constructor(launched: Launched, source: StatusSource | null = null, tie: ChildTie | null = null) {
     this.pid = launched.pid;
     this.#pidfd = launched.pidfd;

@@ -237,9 +237,10 @@ export class Process {
         source = result.source ?? null;
       }
     }
-    // Ours (not a forkserver's): tied to a worker thread that launches it,
-    // so that the worker's end reaps it (docs/design.md, "forkserver").
-    const popen = new Popen(launched, source, source !== null ? null : this.#daemon ? 'terminate' : 'release');
+    // Tied to a worker thread that launches it, so that the worker's end
+    // reaps it (Popen ties only its own children, not a forkserver's;
+    // docs/design.md, "forkserver").
+    const popen = new Popen(launched, source, this.#daemon ? 'terminate' : 'release');
     this.#popen = popen;
     // Like CPython (bpo-30775): the parent no longer needs these.
     this.#target = null;
